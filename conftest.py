@@ -1,0 +1,5 @@
+"""Test set-up shared by the whole suite: one fixture module per backend."""
+
+pytest_plugins = [
+    "tests.fixtures.local",
+]

@@ -1,0 +1,120 @@
+"""The exceptions raised by `targets`.
+
+Every error names the path it concerns and, where there is one, what to do about it.
+Errors subclass the matching builtin so that ``except FileExistsError`` and friends keep
+working in code written against plain files::
+
+    TargetError (Exception)
+    ├── TargetExistsError (FileExistsError)       the output exists, or another writer won
+    │   └── FileAlreadyExists                     Luigi's name, an alias
+    ├── IncompleteCommit                          a claimed output whose commit never finished
+    ├── CommitError                               the commit failed; the output is unchanged
+    ├── CorruptManifest                           a _SUCCESS that is not a valid manifest
+    ├── UnsupportedGuarantee                      the backend cannot keep a guarantee asked for
+    ├── MissingParentDirectory (FileNotFoundError)
+    ├── NotADirectory (NotADirectoryError)        a file sits where a directory is needed
+    ├── IsADirectory (IsADirectoryError)          a directory sits where a file is needed
+    ├── TargetNotFound (FileNotFoundError)        reading an output that does not exist
+    ├── BackendNotInstalled (ImportError)         the URL's backend needs an extra package
+    └── InvalidTarget (ValueError)                a malformed URL, path, mode or option
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendNotInstalled",
+    "CommitError",
+    "CorruptManifest",
+    "FileAlreadyExists",
+    "IncompleteCommit",
+    "InvalidTarget",
+    "IsADirectory",
+    "MissingParentDirectory",
+    "NotADirectory",
+    "TargetError",
+    "TargetExistsError",
+    "TargetNotFound",
+    "UnsupportedGuarantee",
+]
+
+
+class TargetError(Exception):
+    """Base class of every error raised by `targets`.
+
+    ``path`` is the path or URL the error concerns (``None`` when there is none).
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # keep the path across pickling (multiprocessing, Dask)
+        return (type(self), (self.message, self.path))
+
+
+class TargetExistsError(TargetError, FileExistsError):
+    """The output already exists, or a concurrent writer committed first.
+
+    Nothing of the failed writer is visible; its data was discarded.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        TargetError.__init__(self, message, path)
+        # FileExistsError's attributes, for code that inspects them.
+        self.filename = path
+        self.errno = 17  # EEXIST
+        self.strerror = message
+
+
+FileAlreadyExists = TargetExistsError
+"""Luigi's name for :class:`TargetExistsError`."""
+
+
+class IncompleteCommit(TargetError):
+    """An output was claimed by a writer that never finished its commit.
+
+    ``targets recover URL`` rolls it forward or back.
+    """
+
+
+class CommitError(TargetError):
+    """The commit failed; the final path is as it was before the commit started."""
+
+
+class CorruptManifest(TargetError):
+    """A ``_SUCCESS`` file that is not a valid manifest (tampered, truncated, or foreign)."""
+
+
+class UnsupportedGuarantee(TargetError):
+    """The backend cannot keep a guarantee the call needs (see ``AtomicFS.capabilities``).
+
+    The message names what to install or configure; ``guarantee="best-effort"`` opts out.
+    """
+
+
+class MissingParentDirectory(TargetError, FileNotFoundError):
+    """The parent directory of the output does not exist and could not be created."""
+
+
+class NotADirectory(TargetError, NotADirectoryError):
+    """A file sits where a directory is needed (a parent of the output, or the output)."""
+
+
+class IsADirectory(TargetError, IsADirectoryError):
+    """A directory sits where a file is needed."""
+
+
+class TargetNotFound(TargetError, FileNotFoundError):
+    """The output does not exist (reading or removing it)."""
+
+
+class InvalidTarget(TargetError, ValueError):
+    """A malformed URL, path, mode or option; nothing was touched."""
+
+
+class BackendNotInstalled(TargetError, ImportError):
+    """The URL's backend needs a package that is not installed; the message names the extra."""

@@ -1,0 +1,95 @@
+"""The manifest: the JSON document in ``_SUCCESS`` that describes a committed directory.
+
+Schema (version 1, documented in docs/protocols.md)::
+
+    {
+      "format": "targets-manifest",
+      "version": 1,
+      "writer": "<32 hex digits>",          # the committing writer's token
+      "committed_at": "2026-01-01T00:00:00.000000Z",
+      "protocol": "local-renameat2",        # how the output was published
+      "files": [{"name": "part-0.csv", "size": 12, "sha256": "<hex>"}, ...]
+    }
+
+``files`` lists every file of the output except ``_SUCCESS``, sorted by name; ``sha256`` is
+present when the writer computed it. Readers ignore keys they do not know. An empty
+``_SUCCESS`` (as Hadoop and Spark write it) is a valid marker without a manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from targets.errors import CorruptManifest
+from targets.fs._names import check_relative_name
+from targets.fs.base import PartRecord
+
+FORMAT = "targets-manifest"
+VERSION = 1
+
+
+def build(token: str, parts: Iterable[PartRecord], protocol: str) -> dict[str, Any]:
+    """The manifest of an output made of ``parts``, committed now by writer ``token``."""
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "writer": token,
+        "committed_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "protocol": protocol,
+        "files": sorted((p.manifest_entry() for p in parts), key=lambda e: e["name"]),
+    }
+
+
+def encode(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+def decode(data: bytes, path: str) -> dict[str, Any] | None:
+    """The manifest in ``data`` read from ``path``; None for an empty (Hadoop-style) marker.
+
+    Raises `CorruptManifest` for anything that is not a well-formed manifest, including
+    file names that would point outside the output.
+    """
+    if not data.strip():
+        return None
+
+    def bad(why: str) -> CorruptManifest:
+        return CorruptManifest(
+            f"{path} is not a valid manifest: {why}; the output cannot be trusted, "
+            "rewrite it or inspect it with `targets verify`",
+            path,
+        )
+
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(f"not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise bad(f"no \"format\": {FORMAT!r} field")
+    version = doc.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise bad("missing or invalid \"version\"")
+    if version > VERSION:
+        raise bad(f"version {version} is newer than this library reads ({VERSION}); upgrade")
+    files = doc.get("files")
+    if not isinstance(files, list):
+        raise bad("\"files\" is not a list")
+    for entry in files:
+        if not isinstance(entry, dict):
+            raise bad("an entry of \"files\" is not an object")
+        name, size = entry.get("name"), entry.get("size")
+        if not isinstance(name, str):
+            raise bad("an entry of \"files\" has no name")
+        try:
+            check_relative_name(name, path)
+        except Exception:
+            raise bad(f"file name {name!r} is not a safe relative name") from None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise bad(f"file {name!r} has an invalid size {size!r}")
+    if not isinstance(doc.get("writer"), str):
+        raise bad("missing \"writer\"")
+    return doc
