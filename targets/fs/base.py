@@ -296,6 +296,11 @@ class AtomicFS(abc.ABC):
     protocol: ClassVar[str]
     """The URL scheme of this backend, e.g. ``"file"`` or ``"s3"``."""
 
+    declared: ClassVar[Capabilities]
+    """What this backend guarantees when its store behaves as documented; the docs table is
+    generated from it. An instance's ``capabilities`` may be weaker (an old kernel, a store
+    that ignores conditional writes), never stronger."""
+
     @classmethod
     @abc.abstractmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[AtomicFS, str]:
