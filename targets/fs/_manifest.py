@@ -69,21 +69,21 @@ def decode(data: bytes, path: str) -> dict[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad(f"not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise bad(f"no \"format\": {FORMAT!r} field")
+        raise bad(f'no "format": {FORMAT!r} field')
     version = doc.get("version")
     if not isinstance(version, int) or version < 1:
-        raise bad("missing or invalid \"version\"")
+        raise bad('missing or invalid "version"')
     if version > VERSION:
         raise bad(f"version {version} is newer than this library reads ({VERSION}); upgrade")
     files = doc.get("files")
     if not isinstance(files, list):
-        raise bad("\"files\" is not a list")
+        raise bad('"files" is not a list')
     for entry in files:
         if not isinstance(entry, dict):
-            raise bad("an entry of \"files\" is not an object")
+            raise bad('an entry of "files" is not an object')
         name, size = entry.get("name"), entry.get("size")
         if not isinstance(name, str):
-            raise bad("an entry of \"files\" has no name")
+            raise bad('an entry of "files" has no name')
         try:
             check_relative_name(name, path)
         except Exception:
@@ -91,5 +91,5 @@ def decode(data: bytes, path: str) -> dict[str, Any] | None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise bad(f"file {name!r} has an invalid size {size!r}")
     if not isinstance(doc.get("writer"), str):
-        raise bad("missing \"writer\"")
+        raise bad('missing "writer"')
     return doc

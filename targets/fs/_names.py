@@ -76,7 +76,5 @@ def check_relative_name(name: str, output: str) -> str:
         elif any(len(p.encode()) > _MAX_NAME for p in parts):
             problem = f"has a segment longer than {_MAX_NAME} bytes"
     if problem is not None:
-        raise InvalidTarget(
-            f"file name {name!r} in output {output} {problem}", output
-        )
+        raise InvalidTarget(f"file name {name!r} in output {output} {problem}", output)
     return name

@@ -180,6 +180,18 @@ class _Lifecycle:
         self._state = WriterState.DISCARDED
         self._discard()
 
+    def __enter__(self) -> Any:
+        self._require_pending("enter")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Commit on a clean exit (unless already ended), discard on an exception."""
+        if exc_type is None:
+            if self._state is WriterState.PENDING:
+                self.commit()
+        else:
+            self.discard()
+
     @abc.abstractmethod
     def _commit(self) -> Any: ...
 
@@ -190,8 +202,9 @@ class _Lifecycle:
 class FileWriter(_Lifecycle, io.BufferedIOBase):
     """A binary output stream whose bytes become visible at `commit()`, all at once.
 
-    ``close()`` on a pending writer *discards* it: committing is always explicit at this
-    layer. (The target layer adds Luigi's close-commits habit on top.)
+    ``close()`` on a pending writer, and garbage collection, *discard* it: committing is
+    explicit, or a clean exit from a ``with`` block. (The target layer adds Luigi's
+    close-commits habit on top.)
     """
 
     _what = "file writer"
@@ -268,16 +281,6 @@ class DirectoryWriter(_Lifecycle):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r} {self._state.value}>"
 
-    def __enter__(self) -> DirectoryWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            if self._state is WriterState.PENDING:
-                self.commit()
-        else:
-            self.discard()
-
 
 class Staging(_Lifecycle):
     """A path on the backend where a tool writes an output that is committed later.
@@ -288,6 +291,9 @@ class Staging(_Lifecycle):
 
     _what = "staging path"
     path: str
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r} {self._state.value}>"
 
 
 class AtomicFS(abc.ABC):
@@ -356,9 +362,7 @@ class AtomicFS(abc.ABC):
     # -- atomic primitives -------------------------------------------------------------
 
     @abc.abstractmethod
-    def rename_dont_move(
-        self, src: str, dst: str, *, guarantee: Guarantee = "strict"
-    ) -> None:
+    def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
         """Rename ``src`` to ``dst`` if nothing is at ``dst``.
 
         Never moves ``src`` *into* an existing directory and never replaces anything:
@@ -415,9 +419,7 @@ class AtomicFS(abc.ABC):
         """A staging path next to ``path`` for tools that write by path (``temporary_path``)."""
 
     @abc.abstractmethod
-    def cleanup(
-        self, path: str, *, older_than: timedelta, dry_run: bool = False
-    ) -> CleanupReport:
+    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
         """Remove this library's temporaries under or beside ``path`` that are older than
         ``older_than``. Never touches committed data or anything this library did not write."""
 
