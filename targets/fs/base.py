@@ -340,6 +340,11 @@ class AtomicFS(abc.ABC):
         """Whether anything (file or directory) is at ``path``."""
 
     @abc.abstractmethod
+    def isfile(self, path: str) -> bool:
+        """Whether a file (on object stores: an object) is at ``path``. A committed file
+        output is exactly a file at its path; a directory output is a file ``_SUCCESS``."""
+
+    @abc.abstractmethod
     def isdir(self, path: str) -> bool:
         """Whether ``path`` is a directory (on object stores: a non-empty prefix)."""
 
