@@ -1,0 +1,399 @@
+"""Targets: the outputs pipeline code writes through.
+
+A target names one output, on any backend, and commits it whole or not at all. Each
+target is usable where Luigi expects a ``FileSystemTarget``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import IO, Any
+
+from targets import fs as _fs
+from targets._files import AtomicBinaryFile, AtomicTextFile, FormattedFile
+from targets.errors import InvalidTarget, TargetNotFound
+from targets.fs import _manifest
+from targets.fs._names import SUCCESS, is_temp_name
+from targets.fs.base import (
+    AtomicFS,
+    CleanupReport,
+    DirectoryWriter,
+    Guarantee,
+    IfExists,
+    check_guarantee,
+    check_if_exists,
+)
+
+__all__ = ["DirectoryTarget", "FileTarget", "FlagTarget", "cleanup", "recover", "target"]
+
+_READ_MODES = {"r": False, "rt": False, "rb": True}
+_WRITE_MODES = {"w": False, "wt": False, "wb": True, "x": False, "xt": False, "xb": True}
+
+
+def _is_dir_url(url: Any) -> bool:
+    text = url if isinstance(url, str) else str(url)
+    return text.endswith("/")
+
+
+class _Target:
+    """What every target has: a URL, a backend path, and the `AtomicFS` behind them."""
+
+    _kind = "target"
+
+    def __init__(self, path: Any, storage_options: dict[str, Any]) -> None:
+        self._location = path
+        self._options = storage_options
+        self.fs: AtomicFS
+        self.fs, self.path = _fs.resolve(path, **storage_options)
+
+    @property
+    def url(self) -> str:
+        """The normalized URL of this output."""
+        return self.fs.url(self.path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def __fspath__(self) -> str:
+        if self.fs.protocol != "file":
+            raise TypeError(f"{self!r} is not on the local filesystem; use .url or .path")
+        return self.path
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["fs"]  # clients are not picklable; resolved again on unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.fs, _ = _fs.resolve(self._location, **self._options)
+
+
+class FileTarget(_Target):
+    """One file output, committed whole or not at all.
+
+    Write it with ``open("w")`` / ``open("wb")`` in a ``with`` block, with ``write_bytes``,
+    or through ``temporary_path()`` for tools that write by path. Nothing is visible at the
+    final path until the commit; a failed writer leaves it as it was. With the default
+    ``if_exists="error"`` an existing output is never replaced: the commit raises
+    `TargetExistsError` (a `FileExistsError`), also when a concurrent writer won.
+
+    >>> with FileTarget("out/report.csv").open("w") as f:   # doctest: +SKIP
+    ...     f.write("id,total\\n")
+    """
+
+    _kind = "file"
+
+    def __init__(
+        self,
+        path: Any,
+        format: Any = None,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+        **storage_options: Any,
+    ) -> None:
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        if _is_dir_url(path):
+            raise InvalidTarget(
+                f"{path} ends in '/', which names a directory; use DirectoryTarget (or "
+                "targets.target) for directory outputs, or drop the '/'",
+                str(path),
+            )
+        if format is not None and not (
+            hasattr(format, "pipe_reader") and hasattr(format, "pipe_writer")
+        ):
+            raise InvalidTarget(
+                f"format={format!r} is not a Luigi Format (it needs pipe_reader and pipe_writer)",
+                str(path),
+            )
+        super().__init__(path, storage_options)
+        self.format = format
+        self.if_exists = if_exists
+        self.guarantee = guarantee
+        self.durable = durable
+
+    # -- Luigi's Target / FileSystemTarget -------------------------------------------
+
+    def exists(self) -> bool:
+        """True once the output is committed (a committed file is never partial)."""
+        return self.fs.isfile(self.path)
+
+    def open(self, mode: str = "r", *, encoding: str = "utf-8", **kwargs: Any) -> Any:
+        """Open the output for reading (``"r"``, ``"rb"``) or writing (``"w"``, ``"wb"``).
+
+        A file opened for writing commits when it is closed, or at the clean end of a
+        ``with`` block; an exception in the block discards it, and so does dropping it
+        without closing it. A ``format`` (Luigi's) wraps the stream both ways.
+        """
+        if mode in _READ_MODES:
+            raw = self.fs.open_input(self.path)
+            if self.format is not None:
+                return self.format.pipe_reader(raw)
+            if _READ_MODES[mode]:
+                return raw
+            return io.TextIOWrapper(raw, encoding=encoding, **kwargs)  # type: ignore[arg-type]
+        if mode not in _WRITE_MODES:
+            hint = (
+                " (appending cannot be atomic: write a new output instead)" if "a" in mode else ""
+            )
+            raise InvalidTarget(
+                f"mode {mode!r} is not supported for {self.url}; use 'r', 'rb', 'w' or 'wb'{hint}",
+                self.url,
+            )
+        if_exists: IfExists = "error" if mode.startswith("x") else self.if_exists
+        writer = self.fs.open_output(
+            self.path, if_exists=if_exists, guarantee=self.guarantee, durable=self.durable
+        )
+        raw_file = AtomicBinaryFile(writer)
+        if self.format is not None:
+            return FormattedFile(self.format.pipe_writer(raw_file), raw_file)
+        if _WRITE_MODES[mode]:
+            return raw_file
+        return AtomicTextFile(raw_file, encoding=encoding, **kwargs)
+
+    @contextlib.contextmanager
+    def temporary_path(self) -> Iterator[str]:
+        """A path on the same backend for a tool that writes by path; committed on a clean
+        exit, discarded on an exception::
+
+            with target.temporary_path() as tmp:
+                subprocess.run(["sort", "-o", tmp, "input.txt"], check=True)
+        """
+        staging = self.fs.staging(
+            self.path,
+            directory=False,
+            if_exists=self.if_exists,
+            guarantee=self.guarantee,
+            durable=self.durable,
+        )
+        with staging:
+            yield staging.path
+
+    def write_bytes(self, data: bytes) -> None:
+        """Commit ``data`` as the whole output."""
+        with self.open("wb") as f:
+            f.write(data)
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> None:
+        """Commit ``text`` as the whole output."""
+        self.write_bytes(text.encode(encoding))
+
+    def read_bytes(self) -> bytes:
+        with self.fs.open_input(self.path) as f:
+            return f.read()
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read_bytes().decode(encoding)
+
+    def remove(self) -> None:
+        """Delete the output; `TargetNotFound` if there is none."""
+        self.fs.remove(self.path, recursive=False)
+
+    def copy(self, dst: Any, **storage_options: Any) -> FileTarget:
+        """Copy the output to ``dst`` (a path, URL or FileTarget), committed like any write."""
+        out = _as_file_target(dst, storage_options, self)
+        if type(out.fs) is type(self.fs) and out.fs.protocol == "file":
+            out.fs.copy(self.path, out.path)
+            return out
+        with self.fs.open_input(self.path) as src, out.open("wb") as sink:
+            shutil.copyfileobj(src, sink, 1 << 20)
+        return out
+
+    def move(self, dst: Any, **storage_options: Any) -> FileTarget:
+        """Move the output to ``dst`` without replacing anything there (rename-dont-move)."""
+        out = _as_file_target(dst, storage_options, self)
+        if type(out.fs) is type(self.fs) and out.fs.protocol == "file":
+            out.fs.rename_dont_move(self.path, out.path, guarantee=self.guarantee)
+            return out
+        self.copy(out)
+        self.remove()
+        return out
+
+
+def _as_file_target(dst: Any, storage_options: dict[str, Any], like: FileTarget) -> FileTarget:
+    if isinstance(dst, FileTarget):
+        return dst
+    return FileTarget(
+        dst, guarantee=like.guarantee, durable=like.durable, **(storage_options or like._options)
+    )
+
+
+class DirectoryTarget(_Target):
+    """A directory output: many files committed together, with a ``_SUCCESS`` manifest.
+
+    Write it with ``writer()`` (files by name, or tools writing under ``writer().path``) or
+    ``temporary_path()``. ``exists()`` is true only once every file and the manifest are
+    committed; readers that gate on it never see a partial directory.
+
+    >>> with DirectoryTarget("out/table/").writer() as w:   # doctest: +SKIP
+    ...     with w.open("part-0000.csv", "w") as f:
+    ...         f.write("id\\n1\\n")
+    """
+
+    _kind = "directory"
+
+    def __init__(
+        self,
+        path: Any,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+        **storage_options: Any,
+    ) -> None:
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        super().__init__(path, storage_options)
+        self.if_exists = if_exists
+        self.guarantee = guarantee
+        self.durable = durable
+
+    @property
+    def url(self) -> str:
+        return self.fs.url(self.path).rstrip("/") + "/"
+
+    @property
+    def success_path(self) -> str:
+        return self.fs.join(self.path, SUCCESS)
+
+    def exists(self) -> bool:
+        """True once the output is committed, i.e. its ``_SUCCESS`` exists."""
+        return self.fs.isfile(self.success_path)
+
+    def writer(self) -> DirectoryWriter:
+        """A writer for this output; commit on a clean ``with`` exit, discard on an error."""
+        return self.fs.directory_writer(
+            self.path, if_exists=self.if_exists, guarantee=self.guarantee, durable=self.durable
+        )
+
+    @contextlib.contextmanager
+    def temporary_path(self) -> Iterator[str]:
+        """A directory path for tools that write a whole tree by path (Luigi's habit);
+        committed with its manifest on a clean exit, discarded on an exception."""
+        staging = self.fs.staging(
+            self.path,
+            directory=True,
+            if_exists=self.if_exists,
+            guarantee=self.guarantee,
+            durable=self.durable,
+        )
+        with staging:
+            yield staging.path
+
+    def manifest(self) -> dict[str, Any]:
+        """The parsed ``_SUCCESS``; ``{}`` for an empty (Hadoop/Spark) marker."""
+        try:
+            with self.fs.open_input(self.success_path) as f:
+                data = f.read()
+        except TargetNotFound:
+            raise TargetNotFound(
+                f"{self.url} is not committed: it has no {SUCCESS}", self.url
+            ) from None
+        return _manifest.decode(data, self.fs.url(self.success_path)) or {}
+
+    def files(self) -> list[str]:
+        """The output's data files (relative names, ``_SUCCESS`` excluded), from the manifest;
+        for a directory committed by Hadoop or Spark, its listed non-hidden files."""
+        manifest = self.manifest()
+        if manifest:
+            return [entry["name"] for entry in manifest["files"]]
+        return _listed_data_files(self.fs, self.path)
+
+    def open(self, name: str, mode: str = "rb") -> IO[Any]:
+        """Read the file ``name`` of the committed output."""
+        from targets.fs._names import check_relative_name
+
+        check_relative_name(name, self.url)
+        if mode not in _READ_MODES:
+            raise InvalidTarget(
+                f"mode {mode!r}: files of {self.url} are read with 'r' or 'rb'; write them "
+                "through writer()",
+                self.url,
+            )
+        raw = self.fs.open_input(self.fs.join(self.path, *name.split("/")))
+        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")  # type: ignore[arg-type]
+
+    def remove(self) -> None:
+        """Delete the output (its ``_SUCCESS`` first, so it stops existing at once)."""
+        self.fs.remove(self.path, recursive=True)
+
+
+def _listed_data_files(afs: AtomicFS, path: str) -> list[str]:
+    base = path.rstrip("/") + "/"
+    names = []
+    for full in afs.fsspec.find(path):
+        rel = full[len(base) :] if full.startswith(base) else full
+        if any(part.startswith((".", "_")) or is_temp_name(part) for part in rel.split("/")):
+            continue
+        names.append(rel)
+    return sorted(names)
+
+
+class FlagTarget(_Target):
+    """A directory output written by another tool (Spark, Hadoop) that marks completion
+    with a flag file: it exists once ``flag`` exists. Read-side only."""
+
+    _kind = "flag"
+
+    def __init__(self, path: Any, flag: str = SUCCESS, **storage_options: Any) -> None:
+        if not flag or "/" in flag:
+            raise InvalidTarget(f"flag={flag!r} must be a plain file name such as '_SUCCESS'")
+        super().__init__(path, storage_options)
+        self.flag = flag
+
+    @property
+    def url(self) -> str:
+        return self.fs.url(self.path).rstrip("/") + "/"
+
+    def exists(self) -> bool:
+        return self.fs.isfile(self.fs.join(self.path, self.flag))
+
+    def files(self) -> list[str]:
+        """The directory's non-hidden files (Hadoop's and Spark's notion of the data)."""
+        return _listed_data_files(self.fs, self.path)
+
+    def open(self, name: str, mode: str = "rb") -> IO[Any]:
+        return DirectoryTarget.open(self, name, mode)  # type: ignore[arg-type]
+
+
+def target(path: Any, **kwargs: Any) -> FileTarget | DirectoryTarget:
+    """The target for ``path``: a `DirectoryTarget` if it ends in ``/``, else a `FileTarget`.
+
+    ``kwargs`` are the targets' options (``if_exists``, ``guarantee``, ``durable``) and the
+    backend's storage options.
+    """
+    if _is_dir_url(path):
+        return DirectoryTarget(path, **kwargs)
+    return FileTarget(path, **kwargs)
+
+
+def cleanup(
+    path: Any,
+    *,
+    older_than: timedelta = timedelta(hours=6),
+    dry_run: bool = False,
+    **storage_options: Any,
+) -> CleanupReport:
+    """Remove this library's stale temporaries beside and under ``path`` (G8).
+
+    Only temporaries older than ``older_than`` go; committed outputs are never touched.
+    """
+    afs, backend_path = _fs.resolve(path, **storage_options)
+    return afs.cleanup(backend_path, older_than=older_than, dry_run=dry_run)
+
+
+def recover(path: Any, **storage_options: Any) -> str:
+    """Finish or undo an interrupted commit at ``path``; returns what was done."""
+    afs, backend_path = _fs.resolve(path, **storage_options)
+    return afs.recover(backend_path)
+
+
+for _cls in (FileTarget, DirectoryTarget, FlagTarget):
+    _cls.__module__ = "targets"
