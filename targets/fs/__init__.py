@@ -36,6 +36,7 @@ __all__ = [
     "PartRecord",
     "Staging",
     "WriterState",
+    "capability_table",
     "filesystem",
     "resolve",
     "split_protocol",
@@ -118,3 +119,16 @@ def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
 def filesystem(url: Any, **storage_options: Any) -> AtomicFS:
     """The `AtomicFS` for ``url`` (``"s3://bucket"``, ``"/data"``, ``"gs://b/prefix"``...)."""
     return resolve(url, **storage_options)[0]
+
+
+def capability_table(protocols: tuple[str, ...] = ("file", "s3", "gs", "hdfs", "webhdfs")) -> str:
+    """The per-backend guarantee table of docs/guarantees.md, in Markdown, generated from
+    each backend's declared `Capabilities` so that the docs cannot drift from the code."""
+    classes = [backend_class(p) for p in protocols]
+    header = "| capability | " + " | ".join(f"`{p}://`" for p in protocols) + " |"
+    rule = "|---|" + "---|" * len(protocols)
+    rows = [header, rule]
+    for name, doc in Capabilities.describe().items():
+        marks = " | ".join("yes" if getattr(c.declared, name) else "no" for c in classes)
+        rows.append(f"| `{name}`: {doc} | {marks} |")
+    return "\n".join(rows) + "\n"
