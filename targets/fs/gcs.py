@@ -1,0 +1,955 @@
+"""Google Cloud Storage: atomic outputs over gcsfs, with ``ifGenerationMatch=0`` as the commit.
+
+GCS has no rename of prefixes, but it has a conditional create: a write sent with
+``ifGenerationMatch=0`` succeeds only if no live object has that name, and is refused with
+412 otherwise. That request is the commit point of every output here. The commit protocols
+themselves live in `targets.fs._objectstore` (written once for S3 and GCS); this module is
+the GCS side of its `ObjectStore` interface, plus the `AtomicFS` that wires them together.
+
+* **File outputs**: one exclusive write straight to the final name, no temporary object,
+  no copy. A file of at most one part (``part_size``) is held in memory and sent as one
+  single-request ("multipart") upload: exactly one request. A larger file streams into a
+  resumable upload session on the final name, opened with ``ifGenerationMatch=0``; its bytes
+  stay invisible until the session is finalised at the commit. ``if_exists="overwrite"`` is
+  the same write without the precondition: GCS replaces an object atomically.
+* **Directory outputs**: claim -> publish -> ``_SUCCESS``. The claim and ``_SUCCESS`` are
+  single-request exclusive uploads (the kind of request every GCS implementation, including
+  fake-gcs-server, really conditions). Files smaller than one part are held back and written
+  after the claim with one exclusive request each; larger files stream as resumable
+  sessions that are finalised only after the claim.
+
+Every object written here carries its writer token in custom metadata (``targets-writer``),
+so that a conditional write whose response was lost, and whose retry is then told "already
+exists", is recognised as the writer's own success (G7), and so that recovery deletes only
+what the claim's writer wrote.
+
+All requests go through gcsfs's JSON API session (``GCSFileSystem._call``): gcsfs's
+authentication, endpoint selection and retries apply, and tests count requests there. The
+plain ``gcsfs.core.GCSFileSystem`` is used, not the experimental zonal/HNS subclass that
+``gcsfs.GCSFileSystem`` can resolve to: the protocols rely on the JSON API semantics above.
+
+What fake-gcs-server enforces and what only real GCS can confirm: docs/protocols-gcs.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import json
+import threading
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import IO, Any, BinaryIO, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from fsspec.asyn import sync
+from fsspec.exceptions import FSTimeoutError
+from gcsfs.core import GCSFileSystem
+from gcsfs.retry import HttpError
+
+from targets.errors import (
+    CommitError,
+    InvalidTarget,
+    IsADirectory,
+    MissingParentDirectory,
+    TargetError,
+    TargetExistsError,
+    TargetNotFound,
+    UnsupportedGuarantee,
+)
+from targets.fs import _objectstore as objectstore
+from targets.fs._names import new_token
+from targets.fs._objectstore import (
+    TOKEN_KEY,
+    NoSuchUpload,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    PreconditionFailed,
+    UploadInfo,
+)
+from targets.fs.base import (
+    AtomicFS,
+    Capabilities,
+    CleanupReport,
+    DirectoryWriter,
+    FileWriter,
+    Guarantee,
+    IfExists,
+    Staging,
+    check_guarantee,
+    check_if_exists,
+)
+
+__all__ = ["GCSFS", "GCSStore"]
+
+T = TypeVar("T")
+
+MIN_CHUNK = 256 * 1024
+"""GCS requires every chunk of a resumable upload but the last to be a multiple of 256 KiB."""
+DEFAULT_PART_SIZE = 8 * 1024 * 1024
+"""Files up to this size are held back and written with one request; larger ones stream
+as resumable uploads in chunks of this size."""
+
+_OCTET = "application/octet-stream"
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+class _BucketNotFound(FileNotFoundError):
+    """The bucket itself does not exist (as opposed to one object in it)."""
+
+
+@contextlib.contextmanager
+def _map_errors(
+    url: str,
+    action: str,
+    *,
+    failure: type[TargetError] = CommitError,
+    endpoint: str | None = None,
+) -> Iterator[None]:
+    """Translate what gcsfs, aiohttp and google-auth raise while doing ``action`` on ``url``.
+
+    The one place where client exceptions become `targets.errors` (raised ``from`` the
+    original). `objectstore.StoreCondition` outcomes pass through untouched: the protocols
+    act on them. Messages name the action, the URL and what to do; storage options and
+    credentials never appear in them.
+    """
+    where = f" at {endpoint}" if endpoint else ""
+    try:
+        yield
+    except (TargetError, objectstore.StoreCondition):
+        raise
+    except _BucketNotFound as exc:
+        bucket = url.split("://", 1)[-1].split("/", 1)[0]
+        raise MissingParentDirectory(
+            f"cannot {action} {url}: the bucket {bucket!r} does not exist{where} (or these "
+            "credentials cannot see it); create the bucket first or fix the URL",
+            url,
+        ) from exc
+    except FileExistsError as exc:
+        raise TargetExistsError(
+            f"cannot {action} {url}: it already exists, or another writer committed first; "
+            "remove it, write elsewhere, or pass if_exists='overwrite'",
+            url,
+        ) from exc
+    except FileNotFoundError as exc:
+        raise TargetNotFound(f"cannot {action} {url}: there is no such object", url) from exc
+    except HttpError as exc:
+        raise failure(
+            f"cannot {action} {url}: GCS answered {exc.code}: {exc.message}", url
+        ) from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError) as exc:
+        raise failure(
+            f"cannot {action} {url}: could not reach GCS{where} ({type(exc).__name__}); "
+            "check the endpoint and the network, then retry",
+            url,
+        ) from exc
+    except ValueError as exc:  # gcsfs: 400 answers that say "invalid", requester pays
+        raise failure(f"cannot {action} {url}: GCS rejected the request ({exc})", url) from exc
+    except OSError as exc:  # gcsfs: 403 arrives as OSError("Forbidden: <url>\n<message>")
+        if str(exc).startswith("Forbidden"):
+            raise failure(
+                f"cannot {action} {url}: GCS answered 403 Forbidden; check that the "
+                "credentials may read and write this bucket",
+                url,
+            ) from exc
+        raise failure(f"cannot {action} {url}: {type(exc).__name__}: {exc}", url) from exc
+    except Exception as exc:
+        module = type(exc).__module__.split(".", 1)[0]
+        if module in {"google", "gcsfs", "requests", "aiohttp", "fsspec"}:
+            # google-auth errors can quote credential files: say only what kind of error.
+            raise failure(
+                f"cannot {action} {url}: the GCS client failed ({type(exc).__name__}); "
+                "check the credentials (token=...) and the endpoint",
+                url,
+            ) from exc
+        raise
+
+
+# -- the store adapter ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Session:
+    """What this process knows about one of its resumable uploads."""
+
+    offset: int = 0
+    """Bytes the server has acknowledged."""
+    held: bytes | None = None
+    """The last part, held back: sending it finalises the object."""
+    md5: Any = dataclasses.field(default_factory=hashlib.md5)
+
+
+def _md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def _body(data: bytes) -> io.BytesIO:
+    """A request body gcsfs can resend: it rewinds file-like bodies before each retry (and
+    aiohttp warns about large raw-bytes bodies)."""
+    return io.BytesIO(data)
+
+
+def _parse_time(doc: Mapping[str, Any]) -> _dt.datetime | None:
+    stamp = doc.get("updated") or doc.get("timeCreated")
+    if not stamp:
+        return None
+    return _dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def _info(doc: Mapping[str, Any]) -> ObjectInfo:
+    """An `ObjectInfo` from a GCS object resource; the etag is the object's generation."""
+    metadata = {str(k).lower(): str(v) for k, v in (doc.get("metadata") or {}).items()}
+    return ObjectInfo(
+        key=str(doc["name"]),
+        size=int(doc.get("size", 0)),
+        etag=str(doc.get("generation", "")),
+        last_modified=_parse_time(doc),
+        metadata=metadata,
+    )
+
+
+class GCSStore(ObjectStore):
+    """One bucket's primitives for the object-store protocols, over gcsfs's JSON API.
+
+    * `put` is a single-request upload; ``if_absent`` sends ``ifGenerationMatch=0`` (412 ->
+      `PreconditionFailed`). fake-gcs-server and GCS both enforce it atomically.
+    * `create_upload` opens a resumable session, with ``ifGenerationMatch=0`` when the store
+      was made with ``exclusive_uploads=True`` (the default): GCS fixes an upload's
+      precondition when the session is opened, so the intent must be known then. A store for
+      overwrites is made with ``exclusive_uploads=False``. Real GCS checks the precondition
+      when it finalises the session; fake-gcs-server never checks it.
+    * `upload_part` sends each full part as a non-final chunk (a multiple of 256 KiB) and
+      holds back a shorter last part: sending it finalises the object, so `complete_upload`
+      sends it. Held-back bytes live in this process only.
+    * etags are object generations.
+    * `copy` is ``objects.rewrite`` (server-side). ``if_absent`` sends
+      ``ifGenerationMatch=0``, which real GCS enforces and fake-gcs-server ignores; so that a
+      copy onto an existing object is refused on any server in the sequential case, the
+      adapter also looks first (one more request). Under a race only real GCS decides.
+    * `list_uploads` yields nothing: GCS cannot list resumable sessions; an abandoned one is
+      never visible and expires after a week.
+    """
+
+    scheme = "gs"
+
+    def __init__(
+        self,
+        gcs: GCSFileSystem,
+        bucket: str,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        exclusive_uploads: bool = True,
+        sessions: dict[str, _Session] | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        if part_size < MIN_CHUNK or part_size % MIN_CHUNK:
+            raise InvalidTarget(
+                f"part_size={part_size} must be a positive multiple of {MIN_CHUNK} (256 KiB): "
+                "GCS accepts resumable chunks only in such sizes"
+            )
+        self.gcs = gcs
+        self.bucket = bucket
+        self.part_size = part_size
+        self.exclusive_uploads = exclusive_uploads
+        self._sessions: dict[str, _Session] = {} if sessions is None else sessions
+        self._lock = lock or threading.Lock()
+
+    def with_uploads(self, *, exclusive: bool) -> GCSStore:
+        """The same bucket, opening resumable sessions with or without the precondition
+        (and sharing this store's knowledge of open sessions)."""
+        if exclusive == self.exclusive_uploads:
+            return self
+        return GCSStore(self.gcs, self.bucket, part_size=self.part_size,
+                        exclusive_uploads=exclusive, sessions=self._sessions, lock=self._lock)
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.gcs._location)
+
+    def _run(self, key: str, action: str, coro: Callable[..., Awaitable[T]], *args: Any,
+             **kwargs: Any) -> T:
+        """Run ``coro`` on gcsfs's event loop; translate client errors (see `_map_errors`)."""
+        with _map_errors(self.url(key), action, endpoint=self.endpoint):
+            result: T = sync(self.gcs.loop, coro, *args, **kwargs)
+            return result
+
+    def _object_url(self, key: str) -> str:
+        return f"b/{quote(self.bucket, safe='')}/o/{quote(key, safe='')}"
+
+    def _upload_url(self) -> str:
+        return f"{self.endpoint}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o"
+
+    async def _missing(self, exc: FileNotFoundError) -> FileNotFoundError:
+        """A 404 on a write or listing: tell a missing bucket from a missing object."""
+        try:
+            await self.gcs._call("GET", f"b/{quote(self.bucket, safe='')}", json_out=True)
+        except FileNotFoundError:
+            return _BucketNotFound(self.bucket)
+        return exc
+
+    # -- single-request writes ------------------------------------------------------
+
+    async def _put(self, key: str, data: bytes, metadata: Mapping[str, str],
+                   if_absent: bool) -> str:
+        resource = {
+            "name": key,
+            "metadata": dict(metadata),
+            "md5Hash": _md5_b64(data),  # real GCS refuses a body that does not match
+        }
+        # A fresh boundary per request: a fixed one (gcsfs uses "==0==") would corrupt data
+        # that happens to contain it.
+        boundary = "targets-" + uuid.uuid4().hex
+        body = b"".join((
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+            json.dumps(resource).encode(),
+            f"\r\n--{boundary}\r\nContent-Type: {_OCTET}\r\n\r\n".encode(),
+            data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ))
+        try:
+            doc = await self.gcs._call(
+                "POST",
+                self._upload_url(),
+                uploadType="multipart",
+                ifGenerationMatch="0" if if_absent else None,
+                headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+                data=_body(body),
+                json_out=True,
+            )
+        except FileExistsError:
+            raise PreconditionFailed(key, "an object exists (412)") from None
+        except FileNotFoundError as exc:
+            raise await self._missing(exc) from None
+        return str(doc["generation"])
+
+    def put(self, key: str, data: bytes | BinaryIO, *, metadata: Mapping[str, str],
+            if_absent: bool) -> str:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data.seek(0)
+            data = data.read()
+        return self._run(key, "write", self._put, key, bytes(data), metadata, if_absent)
+
+    # -- resumable uploads ----------------------------------------------------------
+
+    async def _create_upload(self, key: str, metadata: Mapping[str, str]) -> str:
+        try:
+            headers, _ = await self.gcs._call(
+                "POST",
+                self._upload_url(),
+                uploadType="resumable",
+                ifGenerationMatch="0" if self.exclusive_uploads else None,
+                json={"name": key, "metadata": dict(metadata)},
+                headers={"X-Upload-Content-Type": _OCTET},
+            )
+        except FileExistsError:  # real GCS checks the precondition when opening, too
+            raise PreconditionFailed(key, "an object exists (412)") from None
+        except FileNotFoundError as exc:
+            raise await self._missing(exc) from None
+        return str(headers["Location"])
+
+    def create_upload(self, key: str, *, metadata: Mapping[str, str]) -> str:
+        upload_id = self._run(key, "start an upload to", self._create_upload, key, metadata)
+        with self._lock:
+            self._sessions[upload_id] = _Session()
+        return upload_id
+
+    def _session(self, key: str, upload_id: str) -> _Session:
+        with self._lock:
+            session = self._sessions.get(upload_id)
+        if session is None:
+            # Its offset and held-back bytes lived in another process (or were discarded).
+            # (A status query cannot replace them: fake-gcs-server finalises on one.)
+            raise NoSuchUpload(key, "this process holds no state for the upload session")
+        return session
+
+    async def _send_chunk(self, upload_id: str, first: int, data: bytes,
+                          total: int | None) -> tuple[Any, bytes]:
+        if data:
+            content_range = f"bytes {first}-{first + len(data) - 1}/{total or '*'}"
+        else:
+            content_range = f"bytes */{total}"
+        headers, body = await self.gcs._call(
+            "PUT",
+            upload_id,
+            headers={"Content-Range": content_range, "Content-Type": _OCTET},
+            data=_body(data) if data else None,
+        )
+        return headers, body
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        session = self._session(key, upload_id)
+        if session.held is not None:
+            raise InvalidTarget(
+                f"upload to {self.url(key)}: part {number} follows a last part shorter than "
+                f"{MIN_CHUNK} bytes; only the last part of a GCS upload may be short"
+            )
+        data = bytes(data)
+        session.md5.update(data)
+        first = session.offset
+        if len(data) % MIN_CHUNK:
+            session.held = data
+            return f"{first}-{first + len(data)}:held"
+        try:
+            self._run(key, "upload to", self._send_chunk, upload_id, first, data, None)
+        except TargetNotFound:
+            raise NoSuchUpload(key, "the upload session is gone") from None
+        session.offset += len(data)
+        return f"{first}-{session.offset}"
+
+    async def _finalise(self, key: str, upload_id: str, session: _Session) -> str:
+        held = session.held or b""
+        total = session.offset + len(held)
+        try:
+            _, body = await self._send_chunk(upload_id, session.offset, held, total)
+        except FileExistsError:
+            raise PreconditionFailed(key, "an object exists (412 at finalisation)") from None
+        except FileNotFoundError:
+            # Gone: finalised by an attempt whose response was lost (fake-gcs-server answers
+            # a repeated finalisation with 404), cancelled, or expired. The caller resolves
+            # it with the writer token.
+            raise NoSuchUpload(key, "the upload session is gone") from None
+        doc = json.loads(body)
+        size, md5 = int(doc.get("size", -1)), doc.get("md5Hash")
+        expected_md5 = base64.b64encode(session.md5.digest()).decode()
+        if size != total or (md5 is not None and md5 != expected_md5):
+            # A chunk was applied twice or lost (a retried chunk on a server that appends
+            # instead of honouring Content-Range). Take the object down again: it is ours.
+            await self.gcs._call("DELETE", self._object_url(key),
+                                 ifGenerationMatch=doc.get("generation"))
+            raise CommitError(
+                f"cannot publish {self.url(key)}: the server assembled {size} bytes where "
+                f"{total} were sent; the object was removed again, retry the write",
+                self.url(key),
+            )
+        return str(doc["generation"])
+
+    def complete_upload(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]],
+                        *, if_absent: bool) -> str:
+        session = self._session(key, upload_id)
+        if if_absent and not self.exclusive_uploads:
+            raise InvalidTarget(
+                f"upload to {self.url(key)} was opened without ifGenerationMatch=0 and "
+                "cannot be completed exclusively on GCS; open it from an exclusive store"
+            )
+        generation = self._run(key, "publish", self._finalise, key, upload_id, session)
+        with self._lock:
+            self._sessions.pop(upload_id, None)
+        return generation
+
+    async def _abort(self, upload_id: str) -> None:
+        # GCS answers 499 to a cancelled session (gcsfs lets 499 through); a session that
+        # is already gone answers 404.
+        with contextlib.suppress(FileNotFoundError):
+            await self.gcs._call("DELETE", upload_id)
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(upload_id, None)
+        if upload_id.startswith(("http://", "https://")):
+            self._run(key, "cancel the upload to", self._abort, upload_id)
+
+    def list_uploads(self, prefix: str) -> Iterator[UploadInfo]:
+        return iter(())
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def _head(self, key: str) -> ObjectInfo | None:
+        try:
+            doc = await self.gcs._call("GET", self._object_url(key), json_out=True)
+        except FileNotFoundError:
+            return None
+        return _info(doc)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object at ``key``; None if there is none (also when the bucket is missing)."""
+        return self._run(key, "look up", self._head, key)
+
+    async def _get(self, key: str) -> bytes:
+        url = f"{self.endpoint}/download/storage/v1/{self._object_url(key)}"
+        try:
+            _, data = await self.gcs._call("GET", url, alt="media")
+        except FileNotFoundError as exc:
+            missing = await self._missing(exc)
+            if isinstance(missing, _BucketNotFound):
+                raise missing from None
+            raise ObjectNotFound(key) from None
+        return bytes(data)
+
+    def get(self, key: str) -> bytes:
+        return self._run(key, "read", self._get, key)
+
+    async def _list(self, prefix: str, delimiter: str | None) -> tuple[list[ObjectInfo],
+                                                                          list[str]]:
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        page_token: str | None = None
+        while True:
+            try:
+                page = await self.gcs._call(
+                    "GET",
+                    f"b/{quote(self.bucket, safe='')}/o",
+                    prefix=prefix or None,
+                    delimiter=delimiter,
+                    pageToken=page_token,
+                    maxResults=1000,
+                    json_out=True,
+                )
+            except FileNotFoundError as exc:
+                raise await self._missing(exc) from None
+            objects.extend(_info(doc) for doc in page.get("items", []))
+            prefixes.extend(page.get("prefixes", []))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return objects, prefixes
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, by name, with its metadata (GCS lists it)."""
+        objects, _ = self._run(prefix, "list", self._list, prefix, None)
+        return iter(sorted(objects, key=lambda o: o.key))
+
+    def list_dir(self, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+        """Objects directly under ``prefix`` (ending in ``/``) and the sub-prefixes there."""
+        return self._run(prefix, "list", self._list, prefix, "/")
+
+    # -- deletes and copies ---------------------------------------------------------
+
+    async def _delete(self, key: str, generation: str | None) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await self.gcs._call("DELETE", self._object_url(key), ifGenerationMatch=generation)
+
+    def delete(self, key: str, *, generation: str | None = None) -> None:
+        """Delete ``key``; with ``generation``, only that version (real GCS answers 412
+        otherwise; fake-gcs-server ignores the precondition). Absent is not an error."""
+        self._run(key, "delete", self._delete, key, generation)
+
+    async def _copy(self, src: str, dst: str, metadata: Mapping[str, str],
+                    if_absent: bool) -> str:
+        if if_absent and await self._head(dst) is not None:
+            raise PreconditionFailed(dst, "an object exists")
+        rewrite_token: str | None = None
+        src_url = self._object_url(src)
+        dst_url = self._object_url(dst).replace("b/", "", 1)
+        while True:
+            try:
+                doc = await self.gcs._call(
+                    "POST",
+                    f"{src_url}/rewriteTo/b/{dst_url}",
+                    ifGenerationMatch="0" if if_absent else None,
+                    rewriteToken=rewrite_token,
+                    json={"metadata": dict(metadata)},
+                    headers={"Content-Type": "application/json"},
+                    json_out=True,
+                )
+            except FileExistsError:
+                raise PreconditionFailed(dst, "an object exists (412)") from None
+            except FileNotFoundError as exc:
+                missing = await self._missing(exc)
+                if isinstance(missing, _BucketNotFound):
+                    raise missing from None
+                raise ObjectNotFound(src) from None
+            if doc.get("done"):
+                return str(doc["resource"]["generation"])
+            rewrite_token = doc["rewriteToken"]
+
+    def copy(self, src: str, dst: str, *, metadata: Mapping[str, str], if_absent: bool) -> str:
+        return self._run(dst, "copy onto", self._copy, src, dst, metadata, if_absent)
+
+    async def _move(self, src: str, dst: str) -> str:
+        doc = await self.gcs._call(
+            "POST",
+            f"{self._object_url(src)}/moveTo/o/{quote(dst, safe='')}",
+            ifGenerationMatch="0",
+            headers={"Content-Type": "application/json"},
+            json={},
+            json_out=True,
+        )
+        return str(doc["generation"])
+
+
+# -- the filesystem -------------------------------------------------------------------
+
+
+class GCSFS(AtomicFS):
+    """Atomic outputs on Google Cloud Storage (``gs://bucket/key``), over gcsfs.
+
+    Storage options are gcsfs's (``token``, ``project``, ``endpoint_url``...), plus two of
+    this library's:
+
+    * ``part_size`` (bytes, a multiple of 256 KiB; default 8 MiB): files up to this size are
+      written with one request, larger ones stream as resumable uploads in chunks of it;
+    * ``stale_claim_after`` (seconds; default 60): how old a claim without ``_SUCCESS`` must
+      be before a new writer reports `IncompleteCommit` instead of a commit in progress.
+    """
+
+    protocol = "gs"
+    declared = Capabilities(
+        noreplace_rename=True,
+        noreplace_rename_dir=False,
+        exclusive_create=True,
+        atomic_replace=True,
+        deferred_publish=True,
+        server_side_copy=True,
+    )
+
+    def __init__(
+        self,
+        gcs: GCSFileSystem,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+    ) -> None:
+        self._gcs = gcs
+        self.part_size = part_size
+        self.stale_claim_after = stale_claim_after
+        self._stores: dict[str, GCSStore] = {}
+        GCSStore(gcs, "-", part_size=part_size)  # validates part_size now, not at first use
+
+    @classmethod
+    def from_url(cls, url: str, **storage_options: Any) -> tuple[GCSFS, str]:
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("gs", "gcs"):
+            raise InvalidTarget(f"{url!r} is not a gs:// or gcs:// URL", url)
+        path = rest.strip("/")
+        bucket, _, key = path.partition("/")
+        if not bucket:
+            raise InvalidTarget(f"{url!r} names no bucket; write gs://<bucket>/<path>", url)
+        if any(c in path for c in "#?\x00\\") or any(
+            part in ("", ".", "..") for part in key.split("/") if key
+        ):
+            raise InvalidTarget(
+                f"{url!r} has an empty, '.' or '..' segment, or a '#', '?', '\\' or NUL; GCS "
+                "would store it under another name than the one given",
+                url,
+            )
+        options = dict(storage_options)
+        part_size = int(options.pop("part_size", DEFAULT_PART_SIZE))
+        stale = float(options.pop("stale_claim_after", objectstore.STALE_CLAIM_AFTER))
+        # Listings must see other processes' writes: no listings cache by default.
+        options.setdefault("use_listings_cache", False)
+        try:
+            gcs = GCSFileSystem(**options)
+        except Exception as exc:
+            raise InvalidTarget(
+                f"cannot set up the GCS client for {url} ({type(exc).__name__}); check the "
+                "storage options (token, project, endpoint_url)",
+                url,
+            ) from exc
+        return cls(gcs, part_size=part_size, stale_claim_after=stale), path
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.declared
+
+    @property
+    def fsspec(self) -> GCSFileSystem:
+        return self._gcs
+
+    def url(self, path: str) -> str:
+        return f"gs://{path.strip('/')}"
+
+    def join(self, path: str, *names: str) -> str:
+        return "/".join([path.rstrip("/"), *(n.strip("/") for n in names if n)])
+
+    def __repr__(self) -> str:
+        return f"<GCSFS {self._gcs._location}>"
+
+    def store(self, bucket: str) -> GCSStore:
+        """The `ObjectStore` of ``bucket`` (one per bucket, shared by every writer)."""
+        store = self._stores.get(bucket)
+        if store is None:
+            store = self._stores.setdefault(
+                bucket, GCSStore(self._gcs, bucket, part_size=self.part_size)
+            )
+        return store
+
+    def _split(self, path: str) -> tuple[GCSStore, str]:
+        path = path.split("://", 1)[-1].strip("/")
+        bucket, _, key = path.partition("/")
+        if not bucket:
+            raise InvalidTarget("a GCS path needs a bucket: gs://<bucket>/<path>", path)
+        return self.store(bucket), key
+
+    def _need_key(self, path: str, what: str) -> tuple[GCSStore, str]:
+        store, key = self._split(path)
+        if not key:
+            raise InvalidTarget(
+                f"{self.url(path)} is a whole bucket; {what} needs a path inside it: "
+                f"gs://{store.bucket}/<path>",
+                self.url(path),
+            )
+        return store, key
+
+    def _errors(self, path: str, action: str, failure: type[TargetError] = TargetError) -> Any:
+        return _map_errors(self.url(path), action, failure=failure,
+                           endpoint=str(self._gcs._location))
+
+    # -- reading and housekeeping ---------------------------------------------------
+
+    def _children(self, path: str) -> tuple[list[ObjectInfo], list[str]]:
+        store, key = self._split(path)
+        return store.list_dir(key + "/" if key else "")
+
+    def exists(self, path: str) -> bool:
+        """Whether an object is at ``path`` or objects live under ``path/``. A missing
+        bucket holds nothing: False."""
+        if self._split(path)[1] and self.isfile(path):
+            return True
+        try:
+            objects, prefixes = self._children(path)
+        except MissingParentDirectory:
+            return False
+        return bool(objects or prefixes)
+
+    def isfile(self, path: str) -> bool:
+        store, key = self._split(path)
+        return bool(key) and store.head(key) is not None
+
+    def isdir(self, path: str) -> bool:
+        try:
+            objects, prefixes = self._children(path)
+        except MissingParentDirectory:
+            return False
+        return bool(objects or prefixes)
+
+    def listdir(self, path: str) -> list[str]:
+        store, _ = self._split(path)
+        objects, prefixes = self._children(path)
+        names = {f"{store.bucket}/{o.key}" for o in objects if not o.key.endswith("/")}
+        names.update(f"{store.bucket}/{p.rstrip('/')}" for p in prefixes)
+        return sorted(names)
+
+    def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
+        """Directories are implicit on GCS: only checks the bucket (and ``raise_if_exists``)."""
+        store, key = self._split(path)
+        objects, prefixes = store.list_dir(key + "/" if key else "")  # raises if no bucket
+        if raise_if_exists and (objects or prefixes or (key and store.head(key))):
+            raise TargetExistsError(
+                f"cannot create the directory {self.url(path)}: something is there",
+                self.url(path),
+            )
+
+    def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
+        """Delete the object at ``path``, or every object under ``path/`` (``_SUCCESS``
+        first, so that a directory output stops counting as committed before it thins)."""
+        store, key = self._need_key(path, "remove")
+        if store.head(key) is not None:
+            store.delete(key)
+            return
+        under = [o.key for o in store.list(key + "/")]
+        if not under:
+            raise TargetNotFound(f"cannot remove {self.url(path)}: nothing is there",
+                                 self.url(path))
+        if not recursive:
+            raise IsADirectory(
+                f"cannot remove {self.url(path)}: it is a directory; pass recursive=True",
+                self.url(path),
+            )
+        first = [k for k in under if k == f"{key}/_SUCCESS"]
+        for k in first + [k for k in under if k not in first]:
+            store.delete(k)
+
+    def open_input(self, path: str) -> IO[bytes]:
+        store, key = self._need_key(path, "reading")
+        try:
+            data = store.get(key)
+        except ObjectNotFound:
+            if store.list_dir(key + "/") != ([], []):
+                raise IsADirectory(
+                    f"cannot read {self.url(path)}: it is a directory", self.url(path)
+                ) from None
+            raise TargetNotFound(
+                f"cannot read {self.url(path)}: there is no such object", self.url(path)
+            ) from None
+        return io.BytesIO(data)
+
+    # -- atomic primitives ----------------------------------------------------------
+
+    def put_if_absent(self, path: str, data: bytes) -> None:
+        """One single-request upload with ``ifGenerationMatch=0`` (G7: a retry that finds
+        this call's own object reports success)."""
+        store, key = self._need_key(path, "a write")
+        try:
+            objectstore.put_exclusive(store, key, bytes(data), new_token())
+        except objectstore._Taken:
+            raise _exists(self.url(path)) from None
+
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy of one object (``objects.rewrite``), never replacing ``dst``."""
+        src_store, src_key = self._need_key(src, "a copy")
+        store, key = self._need_key(dst, "a copy")
+        if src_store.bucket != store.bucket:
+            raise InvalidTarget(
+                f"cannot copy {self.url(src)} to {self.url(dst)}: copies stay in one bucket",
+                self.url(dst),
+            )
+        token = new_token()
+        try:
+            objectstore._conditional(
+                store, key, token,
+                lambda: store.copy(src_key, key, metadata={TOKEN_KEY: token}, if_absent=True),
+            )
+        except objectstore._Taken:
+            raise _exists(self.url(dst)) from None
+        except ObjectNotFound:
+            raise TargetNotFound(f"cannot copy {self.url(src)}: there is no such object",
+                                 self.url(src)) from None
+
+    def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
+        """Rename one object with ``objects.move`` and ``ifGenerationMatch=0``: atomic and
+        never replacing on real GCS. Where the server has no ``objects.move``
+        (fake-gcs-server), a conditional copy then a delete of the source: never replacing,
+        never nesting, but both names exist for a moment. Prefixes (directories) cannot be
+        renamed atomically on GCS: `UnsupportedGuarantee` unless ``guarantee="best-effort"``.
+        """
+        check_guarantee(guarantee)
+        store, src_key = self._need_key(src, "a rename")
+        dst_store, dst_key = self._need_key(dst, "a rename")
+        if store.bucket != dst_store.bucket:
+            raise InvalidTarget(
+                f"cannot rename {self.url(src)} to {self.url(dst)}: renames stay in one bucket",
+                self.url(dst),
+            )
+        source = store.head(src_key)
+        if source is None:
+            if next(store.list(src_key + "/"), None) is None:
+                raise TargetNotFound(f"cannot rename {self.url(src)}: nothing is there",
+                                     self.url(src))
+            self._rename_prefix(store, src_key, dst_key, guarantee)
+            return
+        if store.head(dst_key) is not None or next(store.list(dst_key + "/"), None):
+            raise _exists(self.url(dst))
+        try:
+            with _map_errors(self.url(dst), "rename onto", endpoint=store.endpoint):
+                try:
+                    sync(self._gcs.loop, store._move, src_key, dst_key)
+                    return
+                except FileExistsError:
+                    raise _exists(self.url(dst)) from None
+                except (HttpError, ValueError):
+                    pass  # no objects.move on this server: conditional copy, then delete
+            self.copy(src, dst)
+            store.delete(src_key, generation=source.etag)
+        except TargetExistsError:
+            raise
+        except FileNotFoundError as exc:  # the source vanished meanwhile
+            raise TargetNotFound(f"cannot rename {self.url(src)}: it vanished",
+                                 self.url(src)) from exc
+
+    def _rename_prefix(self, store: GCSStore, src: str, dst: str, guarantee: Guarantee) -> None:
+        url = store.url(dst)
+        if guarantee == "strict":
+            raise UnsupportedGuarantee(
+                f"cannot rename the directory {store.url(src)} to {url} atomically: GCS has "
+                "no rename of prefixes. Write directory outputs with a DirectoryTarget "
+                "(claim and _SUCCESS), or pass guarantee='best-effort' to copy object by "
+                "object",
+                url,
+            )
+        warnings.warn(
+            f"renaming {store.url(src)} to {url} object by object: readers can see a "
+            "partial directory meanwhile", stacklevel=3
+        )
+        if next(store.list(dst + "/"), None) is not None or store.head(dst) is not None:
+            raise _exists(url)
+        for obj in list(store.list(src + "/")):
+            rel = obj.key[len(src) + 1:]
+            self.copy(f"{store.bucket}/{obj.key}", f"{store.bucket}/{dst}/{rel}")
+            store.delete(obj.key, generation=obj.etag)
+
+    # -- commits --------------------------------------------------------------------
+
+    def open_output(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> FileWriter:
+        """One file output, published by one exclusive write (see the module doc).
+
+        ``durable`` is accepted for symmetry: GCS acknowledges a write once it is durable.
+        """
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self._need_key(path, "a file output")
+        return _FileWriter(
+            store.with_uploads(exclusive=if_exists == "error"),
+            key,
+            path,
+            if_exists=if_exists,
+        )
+
+    def directory_writer(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> DirectoryWriter:
+        """A directory output: claim -> publish -> ``_SUCCESS`` (targets.fs._objectstore)."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self._need_key(path, "a directory output")
+        return objectstore.ObjectDirectoryWriter(
+            store, key, self._gcs, if_exists=if_exists,
+            stale_after=self.stale_claim_after,
+        )
+
+    def staging(
+        self,
+        path: str,
+        *,
+        directory: bool,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> Staging:
+        """A hidden sibling prefix; the commit copies it server-side (O(bytes))."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self._need_key(path, "an output")
+        return objectstore.ObjectStaging(
+            store, key, directory=directory, if_exists=if_exists,
+            stale_after=self.stale_claim_after,
+        )
+
+    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False
+                ) -> CleanupReport:
+        store, key = self._split(path)
+        return objectstore.cleanup(store, key, older_than=older_than, dry_run=dry_run)
+
+    def recover(self, path: str, how: str = "auto") -> str:
+        store, key = self._need_key(path, "recovery")
+        return objectstore.recover(store, key, how)
+
+
+class _FileWriter(objectstore.ObjectFileWriter):
+    """`ObjectFileWriter` with a ``flush`` that is valid at any time: bytes leave when a part
+    fills or at the commit, so there is never anything to flush (io's default raises once
+    the writer has ended, which breaks file objects that flush after the commit)."""
+
+    def flush(self) -> None:
+        return None
+
+
+def _exists(url: str) -> TargetExistsError:
+    return TargetExistsError(
+        f"{url} already exists (or another writer created it first); nothing was written. "
+        "Remove it first, write elsewhere, or pass if_exists='overwrite'",
+        url,
+    )
