@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.local",
+    "tests.fixtures.s3",
 ]

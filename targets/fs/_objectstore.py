@@ -32,10 +32,46 @@ escapes an implementation.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as _dt
-from collections.abc import Iterator, Mapping, Sequence
-from typing import BinaryIO
+import hashlib
+import io
+import json
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any, BinaryIO
+
+from targets.errors import (
+    CommitError,
+    CorruptManifest,
+    IncompleteCommit,
+    InvalidTarget,
+    IsADirectory,
+    NotADirectory,
+    TargetError,
+    TargetExistsError,
+)
+from targets.fs import _manifest
+from targets.fs._names import (
+    SUCCESS,
+    check_relative_name,
+    new_token,
+    parse_temp_name,
+    temp_name,
+)
+from targets.fs.base import (
+    CleanupReport,
+    DirectoryWriter,
+    FileWriter,
+    IfExists,
+    PartRecord,
+    Staging,
+    WriterState,
+)
 
 __all__ = [
     "CLAIM",
@@ -43,11 +79,20 @@ __all__ = [
     "ConditionalConflict",
     "NoSuchUpload",
     "ObjectInfo",
+    "ObjectDirectoryWriter",
+    "ObjectFileWriter",
     "ObjectNotFound",
+    "ObjectStaging",
     "ObjectStore",
     "PreconditionFailed",
     "StoreCondition",
     "UploadInfo",
+    "cleanup",
+    "commit_directory",
+    "complete_exclusive",
+    "probe_conditional_writes",
+    "put_exclusive",
+    "recover",
 ]
 
 TOKEN_KEY = "targets-writer"
@@ -229,3 +274,997 @@ class ObjectStore(abc.ABC):
         multipart upload (``UploadPartCopy``) completed with ``If-None-Match``.
         Raises `ObjectNotFound` for a missing ``src``, `PreconditionFailed` as `put` does.
         """
+
+
+# ===========================================================================================
+# The protocols
+# ===========================================================================================
+
+RETRIES = 5
+"""How many times a conditional request refused with `ConditionalConflict` is sent again."""
+
+HOLD_MEMORY = 64 << 20
+"""Bytes of small files a directory writer holds in memory before it spools to local disk."""
+
+PUBLISH_THREADS = 16
+"""Requests a commit sends in parallel."""
+
+STALE_CLAIM_AFTER = 60.0
+"""Seconds after which a claim without ``_SUCCESS`` is reported as `IncompleteCommit`
+rather than as a concurrent writer's commit in progress (`TargetExistsError`)."""
+
+CLAIM_FORMAT = "targets-claim"
+CLAIM_VERSION = 1
+PROTOCOL = "objectstore-claim"
+
+
+def _meta(token: str) -> dict[str, str]:
+    return {TOKEN_KEY: token}
+
+
+def _token_of(info: ObjectInfo | None) -> str | None:
+    if info is None or info.metadata is None:
+        return None
+    return info.metadata.get(TOKEN_KEY)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _iso(when: _dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Taken(Exception):
+    """A conditional write found the key taken by another writer (``info`` is what is there,
+    ``None`` if it vanished since)."""
+
+    def __init__(self, key: str, info: ObjectInfo | None) -> None:
+        super().__init__(key)
+        self.key = key
+        self.info = info
+
+
+def _conditional(store: ObjectStore, key: str, token: str, send: Callable[[], str]) -> str:
+    """Send a conditional write and resolve its outcome; return the etag.
+
+    `ConditionalConflict` is retried with backoff. `PreconditionFailed` is ambiguous after a
+    lost response (the store retried a request that had succeeded): the object's writer
+    token tells our own success from another writer's (G7). Raises `_Taken` for a conflict.
+    """
+    for attempt in range(RETRIES + 1):
+        try:
+            return send()
+        except ConditionalConflict:
+            if attempt == RETRIES:
+                raise CommitError(
+                    f"cannot write {store.url(key)}: the store refused {RETRIES + 1} times "
+                    "because of concurrent conditional requests on it; nothing was "
+                    "published, retry the commit",
+                    store.url(key),
+                ) from None
+            time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+        except PreconditionFailed:
+            info = store.head(key)
+            if info is not None and _token_of(info) == token:
+                return info.etag
+            raise _Taken(key, info) from None
+    raise AssertionError("unreachable")
+
+
+def put_exclusive(store: ObjectStore, key: str, data: bytes | BinaryIO, token: str) -> str:
+    """Create ``key`` holding ``data`` if nothing is there; return the etag.
+
+    Raises `_Taken` when another writer's object is there; a retry that finds our own
+    token reports success (G7).
+    """
+
+    def send() -> str:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data.seek(0)
+        return store.put(key, data, metadata=_meta(token), if_absent=True)
+
+    return _conditional(store, key, token, send)
+
+
+def complete_exclusive(
+    store: ObjectStore, key: str, upload_id: str, parts: Sequence[tuple[int, str]], token: str
+) -> str:
+    """Complete an upload onto ``key`` if nothing is there; return the etag.
+
+    On `_Taken` the upload is aborted before the error propagates (a refused upload would
+    otherwise keep its parts, and cost storage, until a lifecycle rule or cleanup removes it).
+    """
+
+    def send() -> str:
+        try:
+            return store.complete_upload(key, upload_id, parts, if_absent=True)
+        except NoSuchUpload:
+            # Completed by an attempt whose response was lost, or aborted: the token decides.
+            info = store.head(key)
+            if info is not None and _token_of(info) == token:
+                return info.etag
+            raise CommitError(
+                f"cannot publish {store.url(key)}: its multipart upload {upload_id} no "
+                "longer exists (aborted by a cleanup or a lifecycle rule?); nothing was "
+                "published, write the output again",
+                store.url(key),
+            ) from None
+
+    try:
+        return _conditional(store, key, token, send)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.abort_upload(key, upload_id)
+        raise
+
+
+def _exists_error(url: str, what: str = "output") -> TargetExistsError:
+    return TargetExistsError(
+        f"{url} already exists (or another writer committed it first); this writer's "
+        f"{what} was discarded. Remove it first, write elsewhere, or pass "
+        "if_exists='overwrite'",
+        url,
+    )
+
+
+# -- one file ---------------------------------------------------------------------------------
+
+
+class _Chunker:
+    """Collects written bytes; past one part, streams them as a multipart upload (unpublished)."""
+
+    def __init__(self, store: ObjectStore, key: str, token: str) -> None:
+        self.store, self.key, self.token = store, key, token
+        self.buf = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[tuple[int, str]] = []
+        self.size = 0
+        self.sha = hashlib.sha256()
+
+    def write(self, data: memoryview | bytes) -> None:
+        self.buf += data
+        self.size += len(data)
+        self.sha.update(data)
+        part_size = self.store.part_size
+        while len(self.buf) > part_size:
+            self._flush(part_size)
+
+    def _flush(self, n: int) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.store.create_upload(self.key, metadata=_meta(self.token))
+        number = len(self.parts) + 1
+        etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
+        self.parts.append((number, etag))
+        del self.buf[:n]
+
+    def finish_parts(self) -> None:
+        """Upload the rest as the last part (multipart only)."""
+        if self.upload_id is not None and self.buf:
+            self._flush(len(self.buf))
+
+    def abort(self) -> None:
+        self.buf = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            with contextlib.suppress(Exception):
+                self.store.abort_upload(self.key, upload_id)
+
+
+class ObjectFileWriter(FileWriter):
+    """One file output: one conditional request publishes it, straight to its final key.
+
+    Up to one part it is a single put (``If-None-Match: *`` on S3); beyond, the parts stream
+    as a multipart upload that the commit completes conditionally. No temporary key, no copy.
+    ``if_exists="overwrite"`` makes the same request unconditional: an atomic replace.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        key: str,
+        path: str,
+        *,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(path)
+        self.token = new_token()
+        self._store = store
+        self._key = key
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._chunks = _Chunker(store, key, self.token)
+
+    def _write(self, data: memoryview) -> None:
+        try:
+            self._chunks.write(data)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _commit(self) -> None:
+        if self._before_commit is not None:
+            self._before_commit()
+        store, key, chunks = self._store, self._key, self._chunks
+        exclusive = self._if_exists == "error"
+        try:
+            if chunks.upload_id is None:
+                data = bytes(chunks.buf)
+                if exclusive:
+                    put_exclusive(store, key, data, self.token)
+                else:
+                    store.put(key, data, metadata=_meta(self.token), if_absent=False)
+                return
+            chunks.finish_parts()
+            if exclusive:
+                complete_exclusive(store, key, chunks.upload_id, chunks.parts, self.token)
+            else:
+                store.complete_upload(key, chunks.upload_id, chunks.parts, if_absent=False)
+            chunks.upload_id = None
+        except _Taken:
+            raise _exists_error(store.url(key), "file") from None
+
+    def _discard(self) -> None:
+        self._chunks.abort()
+
+
+# -- directory outputs ------------------------------------------------------------------------
+
+
+def _dir(prefix: str) -> str:
+    """The key prefix of the objects inside the output ``prefix`` ("" for a bucket root)."""
+    return prefix + "/" if prefix else ""
+
+
+def staging_key(prefix: str, token: str) -> str:
+    """The hidden sibling key (or key prefix) where writer ``token`` stages ``prefix``."""
+    parent, _, name = prefix.rpartition("/")
+    tmp = temp_name(name, token)
+    return f"{parent}/{tmp}" if parent else tmp
+
+
+@dataclasses.dataclass
+class _Entry:
+    """One file of a directory output on its way to publication."""
+
+    name: str
+    size: int
+    via: str
+    """``"put"`` (held back, one request), ``"upload"`` (a pending multipart upload to the
+    final key) or ``"copy"`` (a staged object copied server-side)."""
+    sha256: str | None = None
+    data: bytes | BinaryIO | None = None
+    upload_id: str | None = None
+    parts: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    source: str | None = None
+    etag: str | None = None
+
+    def claim_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "size": self.size, "via": self.via}
+        if self.sha256 is not None:
+            entry["sha256"] = self.sha256
+        if self.upload_id is not None:
+            entry["upload_id"] = self.upload_id
+            entry["parts"] = [[n, etag] for n, etag in self.parts]
+        if self.source is not None:
+            entry["source"] = self.source
+        return entry
+
+    def part_record(self) -> PartRecord:
+        return PartRecord(self.name, self.size, self.sha256)
+
+    def release(self) -> None:
+        if self.data is not None and not isinstance(self.data, (bytes, bytearray)):
+            with contextlib.suppress(Exception):
+                self.data.close()
+        self.data = None
+
+
+def _encode_json(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _claim_doc(token: str, entries: Sequence[_Entry], staging: str | None) -> dict[str, Any]:
+    return {
+        "format": CLAIM_FORMAT,
+        "version": CLAIM_VERSION,
+        "writer": token,
+        "claimed_at": _iso(_now()),
+        "protocol": PROTOCOL,
+        "staging": staging,
+        "files": sorted((e.claim_entry() for e in entries), key=lambda f: f["name"]),
+    }
+
+
+def _decode_claim(data: bytes, url: str) -> dict[str, Any]:
+    def bad(why: str) -> CorruptManifest:
+        return CorruptManifest(
+            f"{url} is not a valid claim: {why}; inspect the output and remove the claim "
+            "by hand if no writer of this library made it",
+            url,
+        )
+
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(f"not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != CLAIM_FORMAT:
+        raise bad(f'no "format": {CLAIM_FORMAT!r} field')
+    version = doc.get("version")
+    if not isinstance(version, int) or version < 1 or version > CLAIM_VERSION:
+        raise bad(f"unsupported version {version!r}")
+    if not isinstance(doc.get("writer"), str) or not isinstance(doc.get("files"), list):
+        raise bad('missing "writer" or "files"')
+    for f in doc["files"]:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            raise bad('an entry of "files" has no name')
+        try:
+            check_relative_name(f["name"], url)
+        except InvalidTarget:
+            raise bad(f"file name {f['name']!r} is not a safe relative name") from None
+    return doc
+
+
+def _claimed_error(
+    store: ObjectStore, prefix: str, claim: ObjectInfo | None, stale_after: float
+) -> TargetError:
+    """The error for a writer whose claim on ``prefix`` was refused."""
+    d = _dir(prefix)
+    url = store.url(prefix)
+    if store.head(d + SUCCESS) is not None:
+        return _exists_error(url)
+    if claim is None or claim.last_modified is None:
+        return TargetExistsError(
+            f"{url} is being committed by another writer; this writer's output was "
+            "discarded. Wait for it and read the output, or write elsewhere",
+            url,
+        )
+    age = (_now() - claim.last_modified).total_seconds()
+    if age < stale_after:
+        return TargetExistsError(
+            f"{url} is being committed by another writer (claimed {max(age, 0.0):.1f} s ago); "
+            "this writer's output was discarded. Wait for that commit and read the output, "
+            "or write elsewhere",
+            url,
+        )
+    return IncompleteCommit(
+        f"{url} was claimed by writer {_token_of(claim) or '?'} {age:.0f} s ago but its commit "
+        f"never finished (no {SUCCESS}); that writer died or is stuck. Run "
+        f"`targets recover {url}` to roll it forward or back, then write again",
+        url,
+    )
+
+
+def _parallel(fn: Callable[[_Entry], None], entries: Sequence[_Entry]) -> None:
+    """Run ``fn`` on every entry, in parallel; wait for all; re-raise the first failure
+    (a `_Taken` first, as it decides the error the caller reports)."""
+    if len(entries) <= 1:
+        for e in entries:
+            fn(e)
+        return
+    errors: list[BaseException] = []
+    with concurrent.futures.ThreadPoolExecutor(min(PUBLISH_THREADS, len(entries))) as pool:
+        for fut in [pool.submit(fn, e) for e in entries]:
+            exc = fut.exception()
+            if exc is not None:
+                errors.append(exc)
+    if errors:
+        errors.sort(key=lambda e: not isinstance(e, _Taken))
+        raise errors[0]
+
+
+def _parallel_keys(fn: Callable[[str], None], keys: Sequence[str]) -> None:
+    _parallel(lambda e: fn(e.name), [_Entry(k, 0, "") for k in keys])
+
+
+def _delete_if_ours(store: ObjectStore, key: str, token: str) -> bool:
+    info = store.head(key)
+    if info is not None and _token_of(info) == token:
+        store.delete(key)
+        return True
+    return False
+
+
+def _abort_entries(store: ObjectStore, d: str, entries: Sequence[_Entry]) -> None:
+    for e in entries:
+        if e.upload_id is not None:
+            with contextlib.suppress(Exception):
+                store.abort_upload(d + e.name, e.upload_id)
+        e.release()
+
+
+def _delete_prefix(store: ObjectStore, key: str) -> int:
+    """Delete the object ``key`` and every object under ``key/``; return how many."""
+    keys = [o.key for o in store.list(key) if o.key == key or o.key.startswith(key + "/")]
+    _parallel_keys(store.delete, keys)
+    return len(keys)
+
+
+def _clear_for_overwrite(store: ObjectStore, prefix: str, stale_after: float) -> None:
+    """Empty ``prefix`` before an overwrite: ``_SUCCESS`` first (the output is absent from
+    then on, never mixed), then the files, then the old claim."""
+    d = _dir(prefix)
+    keys = {o.key for o in store.list(d)}
+    if not keys:
+        return
+    claim, success = d + CLAIM, d + SUCCESS
+    if claim in keys and success not in keys:
+        raise _claimed_error(store, prefix, store.head(claim), stale_after)
+    if success in keys:
+        store.delete(success)
+    _parallel_keys(store.delete, sorted(keys - {claim, success}))
+    if claim in keys:
+        store.delete(claim)
+
+
+def commit_directory(
+    store: ObjectStore,
+    prefix: str,
+    token: str,
+    entries: Sequence[_Entry],
+    *,
+    if_exists: IfExists,
+    staging: str | None = None,
+    stale_after: float = STALE_CLAIM_AFTER,
+) -> dict[str, Any]:
+    """Claim -> publish -> ``_SUCCESS`` for the output at ``prefix``; return the manifest.
+
+    1. Claim: exclusive create of ``prefix/_targets_claim`` listing every file (the single
+       decision point; a refused claim aborts this writer's uploads, nothing of it was
+       visible).
+    2. List ``prefix/``: anything but our claim (a foreign output, e.g. Spark's) and we back
+       out: delete our claim, abort our uploads, `TargetExistsError`.
+    3. Publish in parallel: held-back files as exclusive puts, uploads completed
+       exclusively, staged objects copied; then exclusive create of ``_SUCCESS``.
+    A failure in 3 deletes what this writer published (by token) and its claim, and
+    re-raises; if that clean-up fails too, the claim stays and `recover` finishes the job.
+    The claim stays after a commit: it marks the prefix as taken for later writers.
+    """
+    d = _dir(prefix)
+    url = store.url(prefix)
+    claim_key = d + CLAIM
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise InvalidTarget(f"output {url} names a file twice", url)
+    try:
+        if if_exists == "overwrite":
+            _clear_for_overwrite(store, prefix, stale_after)
+        put_exclusive(store, claim_key, _encode_json(_claim_doc(token, entries, staging)), token)
+    except _Taken as taken:
+        _abort_entries(store, d, entries)
+        raise _claimed_error(store, prefix, taken.info, stale_after) from None
+    except BaseException:
+        _abort_entries(store, d, entries)
+        raise
+
+    try:
+        foreign = sorted(o.key for o in store.list(d) if o.key != claim_key)
+        if foreign:
+            shown = ", ".join(k[len(d) :] for k in foreign[:3])
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise TargetExistsError(
+                f"{url} already holds objects this writer did not write ({shown}{more}); "
+                "this writer's output was discarded. Remove them first, write elsewhere, "
+                "or pass if_exists='overwrite'",
+                url,
+            )
+
+        def publish(e: _Entry) -> None:
+            key = d + e.name
+            if e.via == "put":
+                assert e.data is not None
+                e.etag = put_exclusive(store, key, e.data, token)
+                e.release()
+            elif e.via == "upload":
+                assert e.upload_id is not None
+                e.etag = complete_exclusive(store, key, e.upload_id, e.parts, token)
+                e.upload_id = None
+            else:
+                assert e.source is not None
+                e.etag = store.copy(e.source, key, metadata=_meta(token), if_absent=False)
+
+        _parallel(publish, entries)
+        manifest = _manifest.build(token, [e.part_record() for e in entries], PROTOCOL)
+        etags = {e.name: e.etag for e in entries}
+        for f in manifest["files"]:
+            if etags.get(f["name"]):
+                f["etag"] = etags[f["name"]]
+        put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
+    except BaseException as exc:
+        _roll_back_own(store, d, token, entries)
+        if isinstance(exc, _Taken):
+            raise _exists_error(url) from None
+        raise
+    if staging is not None:
+        with contextlib.suppress(Exception):
+            _delete_prefix(store, staging)
+    return manifest
+
+
+def _roll_back_own(store: ObjectStore, d: str, token: str, entries: Sequence[_Entry]) -> None:
+    """Undo a failed publish: this writer's objects (checked by token), uploads, claim."""
+    try:
+        _abort_entries(store, d, entries)
+        _parallel_keys(
+            lambda k: _delete_if_ours(store, k, token) and None, [d + e.name for e in entries]
+        )
+        _delete_if_ours(store, d + CLAIM, token)
+    except Exception:  # the claim stays: `recover` rolls it back later
+        pass
+
+
+class _PartStream(io.BufferedIOBase):
+    """A file of a directory output: held back, or streamed as an unpublished upload."""
+
+    def __init__(self, writer: ObjectDirectoryWriter, name: str, key: str) -> None:
+        super().__init__()
+        self._writer = writer
+        self.name = name
+        self._chunks = _Chunker(writer._store, key, writer.token)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError(f"write to closed file {self.name!r}")
+        view = memoryview(data).cast("B")
+        self._chunks.write(view)
+        return view.nbytes
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._writer._record(self.name, self._chunks)
+            finally:
+                super().close()
+
+
+class ObjectDirectoryWriter(DirectoryWriter):
+    """A directory output on an object store: claim -> publish -> ``_SUCCESS``.
+
+    Files opened with `open` are held back (in memory up to `HOLD_MEMORY` bytes for the
+    writer, then in local spool files) while smaller than one part, and otherwise streamed
+    as multipart uploads that stay pending; nothing is visible before the claim. Tools that
+    need a path write under ``path`` (a hidden staging prefix); those objects are copied
+    server-side at the commit, which costs O(bytes).
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        fsspec_fs: Any,
+        *,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+        stale_after: float = STALE_CLAIM_AFTER,
+    ) -> None:
+        super().__init__()
+        self.token = new_token()
+        self._store = store
+        self._prefix = prefix
+        self.final = f"{store.bucket}/{prefix}" if prefix else store.bucket
+        self._fsspec = fsspec_fs
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._stale_after = stale_after
+        self._staging = staging_key(prefix, self.token)
+        self._staging_used = False
+        self._entries: dict[str, _Entry] = {}
+        self._open: dict[str, _PartStream] = {}
+        self._held = 0
+
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        """A hidden staging prefix for tools that write by path (copied at the commit)."""
+        self._staging_used = True
+        return f"{self._store.bucket}/{self._staging}"
+
+    @property
+    def filesystem(self) -> Any:
+        self._staging_used = True
+        return self._fsspec
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._store.url(self._prefix)!r} {self.state.value}>"
+
+    def _require_pending(self, action: str) -> None:
+        if self.state is not WriterState.PENDING:
+            url = self._store.url(self._prefix)
+            raise InvalidTarget(
+                f"cannot {action}: the directory writer for {url} is already "
+                f"{self.state.value}; open a new one to write again",
+                url,
+            )
+
+    def open(self, name: str, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+        self._require_pending("open a file")
+        url = self._store.url(self._prefix)
+        check_relative_name(name, url)
+        if name == CLAIM:
+            raise InvalidTarget(f"file name {name!r} in output {url} is reserved", url)
+        if mode not in ("w", "wt", "wb"):
+            raise InvalidTarget(
+                f"mode {mode!r} is not a write mode for a file of {url}; use 'w' or 'wb'", url
+            )
+        if name in self._entries or name in self._open:
+            raise TargetExistsError(f"{name} was already written in this output ({url})", url)
+        stream = _PartStream(self, name, _dir(self._prefix) + name)
+        self._open[name] = stream
+        if "b" in mode:
+            return stream
+        return io.TextIOWrapper(stream, **kwargs)
+
+    def _record(self, name: str, chunks: _Chunker) -> None:
+        self._open.pop(name, None)
+        if self.state is not WriterState.PENDING:
+            chunks.abort()
+            return
+        sha = chunks.sha.hexdigest()
+        if chunks.upload_id is not None:
+            chunks.finish_parts()
+            self._entries[name] = _Entry(
+                name,
+                chunks.size,
+                "upload",
+                sha,
+                upload_id=chunks.upload_id,
+                parts=list(chunks.parts),
+            )
+            return
+        data: bytes | BinaryIO = bytes(chunks.buf)
+        chunks.buf = bytearray()
+        if self._held + len(data) > HOLD_MEMORY:
+            spool = tempfile.TemporaryFile(prefix="targets-spool-")  # noqa: SIM115 (kept until published)
+            spool.write(data)
+            data = spool
+        else:
+            self._held += len(data)
+        self._entries[name] = _Entry(name, chunks.size, "put", sha, data=data)
+
+    def _staged_entries(self) -> list[_Entry]:
+        if not self._staging_used:
+            return []
+        return _entries_from_staging(self._store, self._staging, self._store.url(self._prefix))
+
+    def _commit(self) -> dict[str, Any]:
+        for stream in list(self._open.values()):
+            stream.close()
+        if self._before_commit is not None:
+            self._before_commit()
+        staged = self._staged_entries()
+        clash = sorted(set(self._entries) & {e.name for e in staged})
+        if clash:
+            url = self._store.url(self._prefix)
+            raise InvalidTarget(
+                f"{clash[0]} of output {url} was written both with open() and under the "
+                "staging path; write each file once",
+                url,
+            )
+        return commit_directory(
+            self._store,
+            self._prefix,
+            self.token,
+            [*self._entries.values(), *staged],
+            if_exists=self._if_exists,
+            staging=self._staging if self._staging_used else None,
+            stale_after=self._stale_after,
+        )
+
+    def _discard(self) -> None:
+        for stream in list(self._open.values()):
+            with contextlib.suppress(Exception):
+                stream.close()
+        _abort_entries(self._store, _dir(self._prefix), list(self._entries.values()))
+        self._entries.clear()
+        if self._staging_used:
+            with contextlib.suppress(Exception):
+                _delete_prefix(self._store, self._staging)
+
+
+def _entries_from_staging(store: ObjectStore, staging: str, url: str) -> list[_Entry]:
+    """The files a tool wrote under the staging prefix, as entries to copy."""
+    d = staging + "/"
+    entries = []
+    for o in store.list(d):
+        name = o.key[len(d) :]
+        if not name or name.endswith("/") or name == SUCCESS:
+            continue  # directory markers; a tool's own empty _SUCCESS (ours replaces it)
+        try:
+            check_relative_name(name, url)
+        except InvalidTarget as exc:
+            raise CommitError(
+                f"cannot commit {url}: the staged file {name!r} has a name that cannot be "
+                f"part of an output ({exc}); nothing was published",
+                url,
+            ) from None
+        if name == CLAIM:
+            raise CommitError(f"cannot commit {url}: a staged file is named {CLAIM}", url)
+        entries.append(_Entry(name, o.size, "copy", source=o.key))
+    return entries
+
+
+class ObjectStaging(Staging):
+    """``temporary_path()`` on an object store: the tool writes under a hidden sibling key
+    (or prefix); the commit copies it server-side, then deletes it. O(bytes) by nature.
+
+    A file is copied into a multipart upload completed conditionally (one decision point,
+    no replace); a directory goes through claim -> copy -> ``_SUCCESS``.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        *,
+        directory: bool,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+        stale_after: float = STALE_CLAIM_AFTER,
+    ) -> None:
+        super().__init__()
+        self.token = new_token()
+        self._store = store
+        self._key = prefix
+        self._directory = directory
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._stale_after = stale_after
+        self._staging = staging_key(prefix, self.token)
+        self.path = f"{store.bucket}/{self._staging}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r} {self.state.value}>"
+
+    def _commit(self) -> dict[str, Any] | None:
+        store, url = self._store, self._store.url(self._key)
+        if self._before_commit is not None:
+            self._before_commit()
+        if self._directory:
+            entries = _entries_from_staging(store, self._staging, url)
+            if not entries and store.head(self._staging) is not None:
+                raise NotADirectory(
+                    f"cannot commit the directory output {url}: a file was written at its "
+                    f"temporary path {self.path}",
+                    url,
+                )
+            return commit_directory(
+                store,
+                self._key,
+                self.token,
+                entries,
+                if_exists=self._if_exists,
+                staging=self._staging,
+                stale_after=self._stale_after,
+            )
+        if store.head(self._staging) is None:
+            if any(True for _ in store.list(self._staging + "/")):
+                raise IsADirectory(
+                    f"cannot commit the file output {url}: a directory was written at its "
+                    f"temporary path {self.path}",
+                    url,
+                )
+            raise CommitError(
+                f"cannot commit {url}: nothing was written to the temporary path {self.path}",
+                url,
+            )
+        exclusive = self._if_exists == "error"
+        try:
+            _conditional(
+                store,
+                self._key,
+                self.token,
+                lambda: store.copy(
+                    self._staging, self._key, metadata=_meta(self.token), if_absent=exclusive
+                ),
+            )
+        except _Taken:
+            raise _exists_error(url, "file") from None
+        with contextlib.suppress(Exception):
+            store.delete(self._staging)
+        return None
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            _delete_prefix(self._store, self._staging)
+
+
+# -- recovery, cleanup, capability probe ------------------------------------------------------
+
+
+def recover(store: ObjectStore, prefix: str, how: str = "auto") -> str:
+    """Finish or undo the interrupted commit at ``prefix``; return what was done.
+
+    ``how="forward"`` publishes what the claim lists (completing its pending uploads,
+    copying its staged objects) and writes ``_SUCCESS``; possible only if no listed file
+    was lost (held-back files lived in the dead writer's memory). ``how="back"`` deletes
+    the objects the claim lists that carry its writer token, aborts its uploads, removes
+    its staging prefix and the claim. ``how="auto"`` goes forward when it can, else back.
+    Nothing that the claim does not list, or that lacks its token, is touched.
+    """
+    if how not in ("auto", "forward", "back"):
+        raise InvalidTarget(f"how={how!r} is not one of 'auto', 'forward', 'back'")
+    d = _dir(prefix)
+    url = store.url(prefix)
+    claim_key = d + CLAIM
+    claim_info = store.head(claim_key)
+    committed = store.head(d + SUCCESS) is not None
+    if claim_info is None:
+        state = "it is committed" if committed else "no commit was started there"
+        return f"nothing to recover at {url}: {state}"
+    if committed:
+        return f"nothing to recover at {url}: it is committed"
+    try:
+        raw = store.get(claim_key)
+    except ObjectNotFound:
+        return f"nothing to recover at {url}: the claim was removed meanwhile"
+    doc = _decode_claim(raw, store.url(claim_key))
+    token = doc["writer"]
+    pending = {u.upload_id for u in store.list_uploads(d)}
+    entries: list[_Entry] = []
+    lost: list[str] = []
+    for f in doc["files"]:
+        e = _Entry(
+            f["name"],
+            int(f.get("size", 0)),
+            str(f.get("via", "put")),
+            f.get("sha256"),
+            upload_id=f.get("upload_id"),
+            parts=[(int(n), str(t)) for n, t in f.get("parts", [])],
+            source=f.get("source"),
+        )
+        entries.append(e)
+        info = store.head(d + e.name)
+        if info is not None and _token_of(info) == token:
+            e.etag = info.etag
+            e.via = "done"
+        elif e.via == "upload":
+            if e.upload_id not in pending:
+                lost.append(e.name)
+        elif e.via != "copy" or e.source is None or store.head(e.source) is None:
+            lost.append(e.name)
+    if how == "forward" and lost:
+        raise CommitError(
+            f"cannot roll {url} forward: {len(lost)} file(s) of the claim are gone "
+            f"({', '.join(lost[:3])}); they were held in the writer's memory. Run recover "
+            "with how='back' and write the output again",
+            url,
+        )
+    staging = doc.get("staging") if isinstance(doc.get("staging"), str) else None
+    if how == "forward" or (how == "auto" and not lost):
+
+        def finish(e: _Entry) -> None:
+            key = d + e.name
+            if e.via == "upload":
+                assert e.upload_id is not None
+                e.etag = complete_exclusive(store, key, e.upload_id, e.parts, token)
+            elif e.via == "copy":
+                assert e.source is not None
+                e.etag = store.copy(e.source, key, metadata=_meta(token), if_absent=False)
+
+        try:
+            _parallel(finish, entries)
+        except _Taken as taken:
+            raise CommitError(
+                f"cannot roll {url} forward: {store.url(taken.key)} was written by someone "
+                "else meanwhile; run recover with how='back'",
+                url,
+            ) from None
+        manifest = _manifest.build(token, [e.part_record() for e in entries], PROTOCOL)
+        etags = {e.name: e.etag for e in entries}
+        for f in manifest["files"]:
+            if etags.get(f["name"]):
+                f["etag"] = etags[f["name"]]
+        manifest["recovered_at"] = _iso(_now())
+        try:
+            put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
+        except _Taken:
+            raise CommitError(
+                f"cannot roll {url} forward: a {SUCCESS} written by someone else appeared",
+                url,
+            ) from None
+        if staging is not None and _is_staging_of(staging, prefix, token):
+            _delete_prefix(store, staging)
+        return f"rolled {url} forward: published {len(entries)} file(s) and {SUCCESS}"
+
+    removed = 0
+    for e in entries:
+        if e.upload_id is not None:
+            store.abort_upload(d + e.name, e.upload_id)
+        if _delete_if_ours(store, d + e.name, token):
+            removed += 1
+    if staging is not None and _is_staging_of(staging, prefix, token):
+        _delete_prefix(store, staging)
+    _delete_if_ours(store, claim_key, token)
+    return (
+        f"rolled {url} back: removed {removed} published file(s) of writer {token} and its "
+        "claim; the output can be written again"
+    )
+
+
+def _is_staging_of(staging: str, prefix: str, token: str) -> bool:
+    """Whether ``staging`` (read from a claim) is the staging key of writer ``token`` for
+    ``prefix``: recovery deletes nothing else."""
+    return staging == staging_key(prefix, token)
+
+
+def cleanup(
+    store: ObjectStore, prefix: str, *, older_than: _dt.timedelta, dry_run: bool = False
+) -> CleanupReport:
+    """Abort stale multipart uploads and remove stale staging prefixes, at or under
+    ``prefix`` and beside it; nothing else (claims and committed data are never touched).
+
+    An upload is stale when it was created more than ``older_than`` ago; a staging prefix
+    when its newest object is that old. ``dry_run`` only reports.
+    """
+    report = CleanupReport(dry_run=dry_run)
+    cutoff = _now() - older_than
+    d = _dir(prefix)
+    parent, _, name = prefix.rpartition("/")
+    beside = (f"{parent}/" if parent else "") + f".{name}.targets-"
+
+    def ours(key: str) -> bool:
+        return key == prefix or key.startswith(d) or key.startswith(beside)
+
+    uploads = [u for u in store.list_uploads(prefix) if ours(u.key)]
+    if name:
+        uploads += [u for u in store.list_uploads(beside) if u not in uploads]
+    for u in uploads:
+        label = f"{store.url(u.key)} (multipart upload {u.upload_id})"
+        if u.initiated is not None and u.initiated > cutoff:
+            report.kept_recent.append(label)
+            continue
+        report.aborted_uploads.append(label)
+        if not dry_run:
+            store.abort_upload(u.key, u.upload_id)
+
+    newest: dict[str, _dt.datetime] = {}
+
+    def note(root: str, o: ObjectInfo) -> None:
+        when = o.last_modified or _now()
+        if root not in newest or when > newest[root]:
+            newest[root] = when
+
+    scans = [store.list(beside)] if name else []
+    scans.append(store.list(d))
+    for scan in scans:
+        for o in scan:
+            rel = o.key[len(parent) + 1 :] if parent else o.key
+            base = (parent + "/") if parent else ""
+            if not o.key.startswith(d):
+                seg = rel.split("/", 1)[0]
+                parsed = parse_temp_name(seg)
+                if parsed is not None and seg == temp_name(name, parsed[2], parsed[1]):
+                    note(base + seg, o)
+                continue
+            segs = o.key[len(d) :].split("/")
+            for i, seg in enumerate(segs):
+                if parse_temp_name(seg) is not None:
+                    note(d + "/".join(segs[: i + 1]), o)
+                    break
+    for root in sorted(newest):
+        if newest[root] > cutoff:
+            report.kept_recent.append(store.url(root))
+            continue
+        report.removed.append(store.url(root))
+        if not dry_run:
+            _delete_prefix(store, root)
+    return report
+
+
+def probe_conditional_writes(store: ObjectStore, key: str) -> bool:
+    """Whether the store honours ``if_absent``: write ``key`` twice with the condition and
+    expect the second write to be refused. The probe object is deleted afterwards."""
+    token = new_token()
+    meta = _meta(token)
+    store.put(key, b"targets capability probe\n", metadata=meta, if_absent=True)
+    try:
+        store.put(key, b"targets capability probe\n", metadata=meta, if_absent=True)
+    except (PreconditionFailed, ConditionalConflict):
+        return True
+    finally:
+        store.delete(key)
+    return False
