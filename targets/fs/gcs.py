@@ -352,8 +352,10 @@ class GCSStore(ObjectStore):
                 json={"name": key, "metadata": dict(metadata)},
                 headers={"X-Upload-Content-Type": _OCTET},
             )
-        except FileExistsError:  # real GCS checks the precondition when opening, too
-            raise PreconditionFailed(key, "an object exists (412)") from None
+        except FileExistsError:
+            # Real GCS may check the precondition before the finalisation (here, or at a
+            # chunk, which `_map_errors` turns into the same error): the output exists.
+            raise _exists(self.url(key)) from None
         except FileNotFoundError as exc:
             raise await self._missing(exc) from None
         return str(headers["Location"])
@@ -923,10 +925,14 @@ class GCSFS(AtomicFS):
         check_if_exists(if_exists)
         check_guarantee(guarantee)
         store, key = self._need_key(path, "an output")
-        return objectstore.ObjectStaging(
+        staging = objectstore.ObjectStaging(
             store, key, directory=directory, if_exists=if_exists,
             stale_after=self.stale_claim_after,
         )
+        # A URL, not a bare "bucket/key": tools and targets.fs.filesystem() take it as is
+        # (a bare path would name a local file).
+        staging.path = self.url(staging.path)
+        return staging
 
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False
                 ) -> CleanupReport:
