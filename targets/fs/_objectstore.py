@@ -477,6 +477,10 @@ class ObjectFileWriter(FileWriter):
         self._before_commit = before_commit
         self._chunks = _Chunker(store, key, self.token)
 
+    def flush(self) -> None:
+        """Nothing to flush: bytes are sent as parts fill up, and published at `commit`.
+        (A no-op after the end too, so that wrappers that flush on close keep working.)"""
+
     def _write(self, data: memoryview) -> None:
         try:
             self._chunks.write(data)

@@ -827,7 +827,7 @@ class S3FS(AtomicFS):
             raise InvalidTarget(
                 f"{self.url(path)}: a temporary path needs a key to stage beside", self.url(path)
             )
-        return ostore.ObjectStaging(
+        staging = ostore.ObjectStaging(
             store,
             key,
             directory=directory,
@@ -835,6 +835,8 @@ class S3FS(AtomicFS):
             before_commit=self._before_commit(store, key, guarantee),
             stale_after=self._stale_after,
         )
+        staging.path = self.url(staging.path)  # Luigi hands tools s3:// URLs
+        return staging
 
     def cleanup(
         self, path: str, *, older_than: _dt.timedelta, dry_run: bool = False
