@@ -83,15 +83,17 @@ def _coerce(url: Any, storage_options: dict[str, Any]) -> str:
     )
 
 
-def backend_class(protocol: str) -> type[AtomicFS]:
-    """The `AtomicFS` class that serves ``protocol``."""
+def backend_class(protocol: str, url: str | None = None) -> type[AtomicFS]:
+    """The `AtomicFS` class that serves ``protocol`` (``url`` is named in errors)."""
+    where = url or protocol + "://"
     try:
         module_name, class_name, extra = _BACKENDS[protocol]
     except KeyError:
         known = ", ".join(sorted(p + "://" for p in _BACKENDS))
         raise InvalidTarget(
-            f"unknown protocol {protocol + '://'!r}; targets supports {known} and plain paths",
-            protocol + "://",
+            f"cannot open {where}: unknown protocol {protocol + '://'!r}; targets supports "
+            f"{known} and plain paths",
+            where,
         ) from None
     try:
         module = importlib.import_module(module_name)
@@ -99,9 +101,9 @@ def backend_class(protocol: str) -> type[AtomicFS]:
         if extra is None or (exc.name or "").startswith("targets"):
             raise
         raise BackendNotInstalled(
-            f"{protocol}:// needs the {exc.name!r} package, which is not installed; "
-            f"install it with: pip install 'targets[{extra}]'",
-            protocol + "://",
+            f"cannot open {where}: {protocol}:// needs the {exc.name!r} package, which is "
+            f"not installed; install it with: pip install 'targets[{extra}]'",
+            where,
         ) from None
     cls: type[AtomicFS] = getattr(module, class_name)
     return cls
@@ -113,7 +115,7 @@ def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
     if not text or not text.strip():
         raise InvalidTarget("the target location is empty; give a path or a URL", text)
     protocol, _ = split_protocol(text)
-    return backend_class(protocol).from_url(text, **storage_options)
+    return backend_class(protocol, text).from_url(text, **storage_options)
 
 
 def filesystem(url: Any, **storage_options: Any) -> AtomicFS:

@@ -141,8 +141,9 @@ def test_empty_path(location):
 def test_unknown_protocol_names_it_and_the_supported_ones():
     with pytest.raises(targets.InvalidTarget) as info:
         targets.target("ftp://host/out.csv")
-    assert "ftp://" in str(info.value)
+    assert "ftp://host/out.csv" in str(info.value)
     assert "s3://" in str(info.value)
+    assert info.value.path == "ftp://host/out.csv"
 
 
 def test_remote_file_url_is_refused():
@@ -382,3 +383,20 @@ def test_copy_and_move_never_replace(tmp_path):
     with pytest.raises(targets.TargetExistsError):
         b.move(str(tmp_path / "c"))
     assert b.exists()
+
+
+def test_a_backend_whose_client_is_missing_names_the_extra(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def missing_s3fs(name, *args):
+        if name == "targets.fs.s3":
+            raise ModuleNotFoundError("No module named 's3fs'", name="s3fs")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", missing_s3fs)
+    with pytest.raises(targets.BackendNotInstalled) as info:
+        targets.target("s3://bucket/key")
+    assert "pip install 'targets[s3]'" in str(info.value)
+    assert isinstance(info.value, ImportError)

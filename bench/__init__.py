@@ -1,0 +1,1 @@
+"""Commit-path benchmarks: ``python -m bench`` (see bench/__main__.py)."""
