@@ -131,7 +131,7 @@ def _map_errors(
         raise
     except _BucketNotFound as exc:
         bucket = url.split("://", 1)[-1].split("/", 1)[0]
-        raise MissingParentDirectory(
+        raise (TargetNotFound if action == "read" else MissingParentDirectory)(
             f"cannot {action} {url}: the bucket {bucket!r} does not exist{where} (or these "
             "credentials cannot see it); create the bucket first or fix the URL",
             url,
@@ -622,9 +622,9 @@ class GCSFS(AtomicFS):
         scheme, sep, rest = url.partition("://")
         if not sep or scheme.lower() not in ("gs", "gcs"):
             raise InvalidTarget(f"{url!r} is not a gs:// or gcs:// URL", url)
-        path = rest.strip("/")
+        path = rest.rstrip("/")
         bucket, _, key = path.partition("/")
-        if not bucket:
+        if not bucket:  # "gs://", "gs:///key"
             raise InvalidTarget(f"{url!r} names no bucket; write gs://<bucket>/<path>", url)
         if any(c in path for c in "#?\x00\\") or any(
             part in ("", ".", "..") for part in key.split("/") if key
