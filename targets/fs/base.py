@@ -21,6 +21,7 @@ end, raises `InvalidTarget` saying which.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import enum
 import io
@@ -180,6 +181,16 @@ class _Lifecycle:
         self._state = WriterState.DISCARDED
         self._discard()
 
+    def _never_started(self) -> None:
+        """Mark a writer whose construction failed as ended, with nothing to clean up."""
+        self._state = WriterState.DISCARDED
+
+    def __del__(self) -> None:
+        # A writer dropped while pending was abandoned: discard, never commit.
+        if getattr(self, "_state", None) is WriterState.PENDING:
+            with contextlib.suppress(Exception):
+                self.discard()
+
     def __enter__(self) -> Any:
         self._require_pending("enter")
         return self
@@ -242,6 +253,10 @@ class FileWriter(_Lifecycle, io.BufferedIOBase):
 
     def _abandon(self) -> None:
         super()._abandon()
+        io.BufferedIOBase.close(self)
+
+    def _never_started(self) -> None:
+        super()._never_started()
         io.BufferedIOBase.close(self)
 
     def __repr__(self) -> str:

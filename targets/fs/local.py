@@ -434,10 +434,10 @@ class _LocalFileWriter(_ParentDir, FileWriter):
         self._name = os.path.basename(path)
         self._token = new_token()
         self._tmp = temp_name(self._name, self._token)
-        parent = _ensure_parent(path, durable)
-        with _map_errors(path, "open for writing"):
-            self._dirfd = _open_dir(parent)
         try:
+            parent = _ensure_parent(path, durable)
+            with _map_errors(path, "open for writing"):
+                self._dirfd = _open_dir(parent)
             kind = _lkind(self._dirfd, self._name)
             if kind == "dir":
                 raise IsADirectory(
@@ -458,6 +458,7 @@ class _LocalFileWriter(_ParentDir, FileWriter):
             self._buffer = io.BufferedWriter(self._file, 1 << 16)
         except BaseException:
             self._close_dir()
+            self._never_started()
             raise
 
     def _write(self, data: memoryview) -> None:
@@ -563,11 +564,11 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         self._tmp = temp_name(self._name, self.token)
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
-        parent = _ensure_parent(path, durable)
-        self.path = os.path.join(parent, self._tmp)
-        with _map_errors(path, "open for writing"):
-            self._dirfd = _open_dir(parent)
         try:
+            parent = _ensure_parent(path, durable)
+            self.path = os.path.join(parent, self._tmp)
+            with _map_errors(path, "open for writing"):
+                self._dirfd = _open_dir(parent)
             kind = _lkind(self._dirfd, self._name)
             if kind == "file":
                 raise NotADirectory(
@@ -582,6 +583,7 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
                     os.mkdir(self._tmp, 0o777, dir_fd=self._dirfd)
         except BaseException:
             self._close_dir()
+            self._never_started()
             raise
 
     @property
@@ -731,13 +733,13 @@ class _LocalStaging(_ParentDir, Staging):
         self._name = os.path.basename(path)
         self.token = new_token()
         self._tmp = temp_name(self._name, self.token)
-        parent = _ensure_parent(path, durable)
-        self.path = os.path.join(parent, self._tmp)
-        with _map_errors(path, "open for writing"):
-            self._dirfd = _open_dir(parent)
-        kind = _lkind(self._dirfd, self._name)
         wrong = "file" if directory else "dir"
         try:
+            parent = _ensure_parent(path, durable)
+            self.path = os.path.join(parent, self._tmp)
+            with _map_errors(path, "open for writing"):
+                self._dirfd = _open_dir(parent)
+            kind = _lkind(self._dirfd, self._name)
             if kind == wrong:
                 cls = NotADirectory if directory else IsADirectory
                 raise cls(
@@ -748,6 +750,7 @@ class _LocalStaging(_ParentDir, Staging):
                 raise _exists_error(path)
         except BaseException:
             self._close_dir()
+            self._never_started()
             raise
 
     def _commit(self) -> dict[str, Any] | None:

@@ -400,3 +400,27 @@ def test_a_backend_whose_client_is_missing_names_the_extra(monkeypatch):
         targets.target("s3://bucket/key")
     assert "pip install 'targets[s3]'" in str(info.value)
     assert isinstance(info.value, ImportError)
+
+
+def test_failed_opens_and_dropped_writers_clean_up_quietly(tmp_path, monkeypatch):
+    import gc
+    import sys
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    t = targets.target(str(tmp_path / "x"))
+    t.write_text("a")
+    (tmp_path / "dir").mkdir()
+    for bad in (
+        lambda: t.open("w"),
+        lambda: targets.target(str(tmp_path / "dir")).open("w"),
+        lambda: targets.target(str(tmp_path / "x") + "/").writer(),
+    ):
+        with pytest.raises(targets.TargetError):
+            bad()
+    w = targets.target(str(tmp_path / "abandoned") + "/").writer()
+    assert len(hidden_entries(tmp_path)) == 1
+    del w
+    gc.collect()
+    assert unraisable == []
+    assert sorted(os.listdir(tmp_path)) == ["dir", "x"]
