@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.local",
     "tests.fixtures.s3",
+    "tests.fixtures.gcs",
 ]

@@ -270,15 +270,22 @@ class GCSStore(ObjectStore):
         (and sharing this store's knowledge of open sessions)."""
         if exclusive == self.exclusive_uploads:
             return self
-        return GCSStore(self.gcs, self.bucket, part_size=self.part_size,
-                        exclusive_uploads=exclusive, sessions=self._sessions, lock=self._lock)
+        return GCSStore(
+            self.gcs,
+            self.bucket,
+            part_size=self.part_size,
+            exclusive_uploads=exclusive,
+            sessions=self._sessions,
+            lock=self._lock,
+        )
 
     @property
     def endpoint(self) -> str:
         return str(self.gcs._location)
 
-    def _run(self, key: str, action: str, coro: Callable[..., Awaitable[T]], *args: Any,
-             **kwargs: Any) -> T:
+    def _run(
+        self, key: str, action: str, coro: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
         """Run ``coro`` on gcsfs's event loop; translate client errors (see `_map_errors`)."""
         with _map_errors(self.url(key), action, endpoint=self.endpoint):
             result: T = sync(self.gcs.loop, coro, *args, **kwargs)
@@ -300,8 +307,9 @@ class GCSStore(ObjectStore):
 
     # -- single-request writes ------------------------------------------------------
 
-    async def _put(self, key: str, data: bytes, metadata: Mapping[str, str],
-                   if_absent: bool) -> str:
+    async def _put(
+        self, key: str, data: bytes, metadata: Mapping[str, str], if_absent: bool
+    ) -> str:
         resource = {
             "name": key,
             "metadata": dict(metadata),
@@ -310,13 +318,15 @@ class GCSStore(ObjectStore):
         # A fresh boundary per request: a fixed one (gcsfs uses "==0==") would corrupt data
         # that happens to contain it.
         boundary = "targets-" + uuid.uuid4().hex
-        body = b"".join((
-            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
-            json.dumps(resource).encode(),
-            f"\r\n--{boundary}\r\nContent-Type: {_OCTET}\r\n\r\n".encode(),
-            data,
-            f"\r\n--{boundary}--\r\n".encode(),
-        ))
+        body = b"".join(
+            (
+                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+                json.dumps(resource).encode(),
+                f"\r\n--{boundary}\r\nContent-Type: {_OCTET}\r\n\r\n".encode(),
+                data,
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )
         try:
             doc = await self.gcs._call(
                 "POST",
@@ -333,8 +343,9 @@ class GCSStore(ObjectStore):
             raise await self._missing(exc) from None
         return str(doc["generation"])
 
-    def put(self, key: str, data: bytes | BinaryIO, *, metadata: Mapping[str, str],
-            if_absent: bool) -> str:
+    def put(
+        self, key: str, data: bytes | BinaryIO, *, metadata: Mapping[str, str], if_absent: bool
+    ) -> str:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             data.seek(0)
             data = data.read()
@@ -375,8 +386,9 @@ class GCSStore(ObjectStore):
             raise NoSuchUpload(key, "this process holds no state for the upload session")
         return session
 
-    async def _send_chunk(self, upload_id: str, first: int, data: bytes,
-                          total: int | None) -> tuple[Any, bytes]:
+    async def _send_chunk(
+        self, upload_id: str, first: int, data: bytes, total: int | None
+    ) -> tuple[Any, bytes]:
         if data:
             content_range = f"bytes {first}-{first + len(data) - 1}/{total or '*'}"
         else:
@@ -427,8 +439,9 @@ class GCSStore(ObjectStore):
         if size != total or (md5 is not None and md5 != expected_md5):
             # A chunk was applied twice or lost (a retried chunk on a server that appends
             # instead of honouring Content-Range). Take the object down again: it is ours.
-            await self.gcs._call("DELETE", self._object_url(key),
-                                 ifGenerationMatch=doc.get("generation"))
+            await self.gcs._call(
+                "DELETE", self._object_url(key), ifGenerationMatch=doc.get("generation")
+            )
             raise CommitError(
                 f"cannot publish {self.url(key)}: the server assembled {size} bytes where "
                 f"{total} were sent; the object was removed again, retry the write",
@@ -436,8 +449,9 @@ class GCSStore(ObjectStore):
             )
         return str(doc["generation"])
 
-    def complete_upload(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]],
-                        *, if_absent: bool) -> str:
+    def complete_upload(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]], *, if_absent: bool
+    ) -> str:
         session = self._session(key, upload_id)
         if if_absent and not self.exclusive_uploads:
             raise InvalidTarget(
@@ -491,8 +505,7 @@ class GCSStore(ObjectStore):
     def get(self, key: str) -> bytes:
         return self._run(key, "read", self._get, key)
 
-    async def _list(self, prefix: str, delimiter: str | None) -> tuple[list[ObjectInfo],
-                                                                          list[str]]:
+    async def _list(self, prefix: str, delimiter: str | None) -> tuple[list[ObjectInfo], list[str]]:
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
         page_token: str | None = None
@@ -535,8 +548,7 @@ class GCSStore(ObjectStore):
         otherwise; fake-gcs-server ignores the precondition). Absent is not an error."""
         self._run(key, "delete", self._delete, key, generation)
 
-    async def _copy(self, src: str, dst: str, metadata: Mapping[str, str],
-                    if_absent: bool) -> str:
+    async def _copy(self, src: str, dst: str, metadata: Mapping[str, str], if_absent: bool) -> str:
         if if_absent and await self._head(dst) is not None:
             raise PreconditionFailed(dst, "an object exists")
         rewrite_token: str | None = None
@@ -695,8 +707,9 @@ class GCSFS(AtomicFS):
         return store, key
 
     def _errors(self, path: str, action: str, failure: type[TargetError] = TargetError) -> Any:
-        return _map_errors(self.url(path), action, failure=failure,
-                           endpoint=str(self._gcs._location))
+        return _map_errors(
+            self.url(path), action, failure=failure, endpoint=str(self._gcs._location)
+        )
 
     # -- reading and housekeeping ---------------------------------------------------
 
@@ -752,8 +765,9 @@ class GCSFS(AtomicFS):
             return
         under = [o.key for o in store.list(key + "/")]
         if not under:
-            raise TargetNotFound(f"cannot remove {self.url(path)}: nothing is there",
-                                 self.url(path))
+            raise TargetNotFound(
+                f"cannot remove {self.url(path)}: nothing is there", self.url(path)
+            )
         if not recursive:
             raise IsADirectory(
                 f"cannot remove {self.url(path)}: it is a directory; pass recursive=True",
@@ -800,14 +814,17 @@ class GCSFS(AtomicFS):
         token = new_token()
         try:
             objectstore._conditional(
-                store, key, token,
+                store,
+                key,
+                token,
                 lambda: store.copy(src_key, key, metadata={TOKEN_KEY: token}, if_absent=True),
             )
         except objectstore._Taken:
             raise _exists(self.url(dst)) from None
         except ObjectNotFound:
-            raise TargetNotFound(f"cannot copy {self.url(src)}: there is no such object",
-                                 self.url(src)) from None
+            raise TargetNotFound(
+                f"cannot copy {self.url(src)}: there is no such object", self.url(src)
+            ) from None
 
     def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
         """Rename one object with ``objects.move`` and ``ifGenerationMatch=0``: atomic and
@@ -827,8 +844,9 @@ class GCSFS(AtomicFS):
         source = store.head(src_key)
         if source is None:
             if next(store.list(src_key + "/"), None) is None:
-                raise TargetNotFound(f"cannot rename {self.url(src)}: nothing is there",
-                                     self.url(src))
+                raise TargetNotFound(
+                    f"cannot rename {self.url(src)}: nothing is there", self.url(src)
+                )
             self._rename_prefix(store, src_key, dst_key, guarantee)
             return
         if store.head(dst_key) is not None or next(store.list(dst_key + "/"), None):
@@ -847,8 +865,9 @@ class GCSFS(AtomicFS):
         except TargetExistsError:
             raise
         except FileNotFoundError as exc:  # the source vanished meanwhile
-            raise TargetNotFound(f"cannot rename {self.url(src)}: it vanished",
-                                 self.url(src)) from exc
+            raise TargetNotFound(
+                f"cannot rename {self.url(src)}: it vanished", self.url(src)
+            ) from exc
 
     def _rename_prefix(self, store: GCSStore, src: str, dst: str, guarantee: Guarantee) -> None:
         url = store.url(dst)
@@ -862,12 +881,13 @@ class GCSFS(AtomicFS):
             )
         warnings.warn(
             f"renaming {store.url(src)} to {url} object by object: readers can see a "
-            "partial directory meanwhile", stacklevel=3
+            "partial directory meanwhile",
+            stacklevel=3,
         )
         if next(store.list(dst + "/"), None) is not None or store.head(dst) is not None:
             raise _exists(url)
         for obj in list(store.list(src + "/")):
-            rel = obj.key[len(src) + 1:]
+            rel = obj.key[len(src) + 1 :]
             self.copy(f"{store.bucket}/{obj.key}", f"{store.bucket}/{dst}/{rel}")
             store.delete(obj.key, generation=obj.etag)
 
@@ -888,7 +908,7 @@ class GCSFS(AtomicFS):
         check_if_exists(if_exists)
         check_guarantee(guarantee)
         store, key = self._need_key(path, "a file output")
-        return _FileWriter(
+        return objectstore.ObjectFileWriter(
             store.with_uploads(exclusive=if_exists == "error"),
             key,
             path,
@@ -908,7 +928,10 @@ class GCSFS(AtomicFS):
         check_guarantee(guarantee)
         store, key = self._need_key(path, "a directory output")
         return objectstore.ObjectDirectoryWriter(
-            store, key, self._gcs, if_exists=if_exists,
+            store,
+            key,
+            self._gcs,
+            if_exists=if_exists,
             stale_after=self.stale_claim_after,
         )
 
@@ -926,7 +949,10 @@ class GCSFS(AtomicFS):
         check_guarantee(guarantee)
         store, key = self._need_key(path, "an output")
         staging = objectstore.ObjectStaging(
-            store, key, directory=directory, if_exists=if_exists,
+            store,
+            key,
+            directory=directory,
+            if_exists=if_exists,
             stale_after=self.stale_claim_after,
         )
         # A URL, not a bare "bucket/key": tools and targets.fs.filesystem() take it as is
@@ -934,23 +960,13 @@ class GCSFS(AtomicFS):
         staging.path = self.url(staging.path)
         return staging
 
-    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False
-                ) -> CleanupReport:
+    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
         store, key = self._split(path)
         return objectstore.cleanup(store, key, older_than=older_than, dry_run=dry_run)
 
     def recover(self, path: str, how: str = "auto") -> str:
         store, key = self._need_key(path, "recovery")
         return objectstore.recover(store, key, how)
-
-
-class _FileWriter(objectstore.ObjectFileWriter):
-    """`ObjectFileWriter` with a ``flush`` that is valid at any time: bytes leave when a part
-    fills or at the commit, so there is never anything to flush (io's default raises once
-    the writer has ended, which breaks file objects that flush after the commit)."""
-
-    def flush(self) -> None:
-        return None
 
 
 def _exists(url: str) -> TargetExistsError:
