@@ -69,7 +69,7 @@ def test_an_overwrite_is_one_request_without_precondition(afs, base, requests: R
     assert afs.open_input(f"{base}/r.csv").read() == b"new"
 
 
-def test_a_directory_of_n_small_files_costs_at_most_n_plus_2_requests_and_copies_nothing(
+def test_a_directory_of_n_small_files_is_n_plus_2_exclusive_writes_one_listing_no_copy(
     afs, base, requests: RequestLog
 ):
     n = 20
@@ -82,7 +82,7 @@ def test_a_directory_of_n_small_files_costs_at_most_n_plus_2_requests_and_copies
     # claim (1) + one exclusive upload per file (n) + _SUCCESS (1), and the one listing
     # the protocol needs to see that the prefix holds nothing foreign.
     assert kinds.count("upload-multipart") == n + 2
-    assert len(kinds) <= n + 3, kinds
+    assert len(kinds) == n + 3 and kinds.count("list") == 1, kinds
     assert set(kinds) <= {"upload-multipart", "list"}
     assert "rewrite" not in kinds and "copy" not in kinds  # zero bytes copied server-side
     uploads = [r for r in requests.requests if r.kind == "upload-multipart"]
