@@ -570,9 +570,14 @@ class S3FS(AtomicFS):
         return ok
 
     def _require_conditional(self, store: S3Store, key: str, guarantee: Guarantee) -> None:
-        if self._conditional_ok(store, key):
-            return
         url = store.url(key)
+        try:
+            ok = self._conditional_ok(store, key)
+        except TargetError as exc:  # name the output, not the probe object
+            reason = exc.message.split(": ", 1)[-1]
+            raise type(exc)(f"cannot commit {url}: {reason}", url) from exc
+        if ok:
+            return
         why = self._model_problem or (
             f"the store at {store.endpoint or 'AWS'} accepted a second write of a probe "
             f"object in bucket {store.bucket!r} despite If-None-Match: *, so it does not "
