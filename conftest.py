@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.local",
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
+    "tests.fixtures.hdfs",
 ]

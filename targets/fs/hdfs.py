@@ -788,6 +788,7 @@ class HDFS(AtomicFS):
 
     def _call(self, action: str, path: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` under the deadline, its errors translated for ``action`` on ``path``."""
+        path = self._shown(path)
         with _map_errors(path, action, self._where):
             try:
                 return _call_with_deadline(self.rpc_timeout, fn, *args)
@@ -799,6 +800,10 @@ class HDFS(AtomicFS):
                     path,
                 ) from None
 
+    def _shown(self, path: str) -> str:
+        """``path`` as error messages show it: the URL of a backend path."""
+        return self.url(path) if path.startswith("/") else path
+
     def _status(self, path: str) -> _Status | None:
         try:
             raw = _call_with_deadline(self.rpc_timeout, self.client.get_file_info, path)
@@ -806,7 +811,8 @@ class HDFS(AtomicFS):
             return None
         except _NoAnswer:
             raise NameNodeUnreachable(
-                f"cannot look up {path}: the NameNode at {self._where} did not answer within "
+                f"cannot look up {self._shown(path)}: the NameNode at {self._where} did not "
+                "answer within "
                 f"{self.rpc_timeout:g} s; check that it is running and reachable",
                 path,
             ) from None
@@ -814,7 +820,7 @@ class HDFS(AtomicFS):
             cls, _ = _rpc_parts(exc)
             if cls.endswith("ParentNotDirectoryException"):
                 return None  # an ancestor is a file: nothing is at path
-            raise _translate(exc, path, "look up", self._where) from exc
+            raise _translate(exc, self._shown(path), "look up", self._where) from exc
         return _Status(raw)
 
     def _list(self, path: str, recursive: bool = False) -> list[Any]:
@@ -1076,7 +1082,7 @@ class HDFS(AtomicFS):
                 path,
             )
         if if_exists == "error":
-            raise _exists_error(path)
+            raise _exists_error(self.url(path))
 
     def _commit_tree(
         self,
@@ -1232,7 +1238,7 @@ class HDFS(AtomicFS):
                         dst,
                     ) from exc
                 if isinstance(exc, FileExistsError):
-                    raise _exists_error(dst) from exc
+                    raise _exists_error(self.url(dst)) from exc
                 raise MissingParentDirectory(
                     f"cannot commit {dst}: its parent directory disappeared during the commit; "
                     "write the output again",
@@ -1311,7 +1317,7 @@ class HDFS(AtomicFS):
         status = self._status(final)
         if status is not None:
             if if_exists == "error":
-                raise _exists_error(final)
+                raise _exists_error(self.url(final))
             if status.isdir != directory:
                 cls = IsADirectory if status.isdir else NotADirectory
                 raise cls(f"cannot replace {final}: it is a different kind of entry", final)
@@ -1330,7 +1336,7 @@ class HDFS(AtomicFS):
             )
         if not moved or self._status(tmp) is not None:
             self._restore_aside(old, final)
-            raise _exists_error(final)
+            raise _exists_error(self.url(final))
         if old is not None:
             self._delete_quietly(old)
 
@@ -1510,7 +1516,8 @@ class PyArrowClient:
         except (OSError, ValueError) as exc:
             raise BackendNotInstalled(
                 f"client='pyarrow' for {url} needs libhdfs and a JVM (HADOOP_HOME, JAVA_HOME, "
-                f"CLASSPATH): {exc}; or use the default client, hdfs-native",
+                f"CLASSPATH): {str(exc).splitlines()[0]}; or use the default client, "
+                "hdfs-native",
                 url,
             ) from exc
         return cls(hadoop)
