@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import errno
 import hashlib
 import io
@@ -59,7 +60,7 @@ from targets.fs.base import (
     check_if_exists,
 )
 
-__all__ = ["LocalFS", "renameat2_available"]
+__all__ = ["LocalFS", "PosixOps", "RenameFlagsUnsupported", "renameat2_available"]
 
 # --------------------------------------------------------------------------------------
 # The rename primitives
@@ -134,26 +135,86 @@ def renameat2_available() -> bool:
     return _flagged_rename is not None
 
 
-class _NoFlaggedRename(Exception):
-    """The kernel or this filesystem has no flagged rename (ENOSYS, EINVAL)."""
+class RenameFlagsUnsupported(Exception):
+    """The kernel or this filesystem has no flagged rename (``ENOSYS``, ``EINVAL``)."""
 
 
-def _rename_flags(dirfd: int, src: str, dst: str, flags: int, src_dirfd: int | None = None) -> None:
-    """``renameat2(src_dirfd, src, dirfd, dst, flags)``; raises OSError or `_NoFlaggedRename`.
+class PosixOps:
+    """The POSIX calls the local protocols make, and nothing else.
 
-    ``src_dirfd`` defaults to ``dirfd``.
+    This is the local backend's seam: `LocalFS` never calls ``os`` directly, so a simulated
+    filesystem (``targets.testing``) or a recorder of operations can stand in for the real
+    one. Every method behaves like the ``os`` function of the same name, raising the same
+    `OSError` subclasses; relative names are resolved against ``dir_fd`` when given.
     """
-    if _flagged_rename is None:
-        raise _NoFlaggedRename()
-    sfd = dirfd if src_dirfd is None else src_dirfd
-    if _flagged_rename(sfd, os.fsencode(src), dirfd, os.fsencode(dst), flags) == 0:
-        return
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        # EINVAL: the filesystem does not support the flag (or, for EXCHANGE, a caller bug
-        # we do not make: both names are siblings we own).
-        raise _NoFlaggedRename()
-    raise OSError(err, os.strerror(err), src, None, dst)
+
+    @property
+    def flagged_rename(self) -> bool:
+        """Whether `rename_flags` can work here (it may still refuse per filesystem)."""
+        return _flagged_rename is not None
+
+    def open(self, path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        return os.open(path, flags, mode, dir_fd=dir_fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def write(self, fd: int, data: Any) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def stat(self, path: str) -> os.stat_result:
+        """Follows symlinks (a symlinked parent directory is a directory)."""
+        return os.stat(path)
+
+    def lstat(self, path: str, *, dir_fd: int | None = None) -> os.stat_result:
+        return os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+
+    def mkdir(self, path: str, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        os.mkdir(path, mode, dir_fd=dir_fd)
+
+    def rmdir(self, path: str, *, dir_fd: int | None = None) -> None:
+        os.rmdir(path, dir_fd=dir_fd)
+
+    def unlink(self, path: str, *, dir_fd: int | None = None) -> None:
+        os.unlink(path, dir_fd=dir_fd)
+
+    def link(self, src: str, dst: str, *, src_dir_fd: int | None, dst_dir_fd: int | None) -> None:
+        os.link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
+
+    def rename(self, src: str, dst: str, *, src_dir_fd: int | None, dst_dir_fd: int | None) -> None:
+        """Plain ``rename(2)``: replaces a file (or an empty directory) at ``dst``."""
+        os.rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    def rename_flags(
+        self, src: str, dst: str, flags: int, *, src_dir_fd: int | None, dst_dir_fd: int
+    ) -> None:
+        """``renameat2`` with ``RENAME_NOREPLACE`` or ``RENAME_EXCHANGE``; raises
+        `RenameFlagsUnsupported` where the kernel or the filesystem lacks it."""
+        if _flagged_rename is None:
+            raise RenameFlagsUnsupported()
+        sfd = _AT_FDCWD if src_dir_fd is None else src_dir_fd
+        if _flagged_rename(sfd, os.fsencode(src), dst_dir_fd, os.fsencode(dst), flags) == 0:
+            return
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            # EINVAL: this filesystem does not support the flag (the names are ours and valid)
+            raise RenameFlagsUnsupported()
+        raise OSError(err, os.strerror(err), src, None, dst)
+
+    def listdir(self, path: str | int) -> list[str]:
+        return os.listdir(path)
+
+    def open_reader(self, path: str) -> IO[bytes]:
+        return open(path, "rb")  # the caller closes it
+
+    def fsspec(self) -> Any:
+        """An fsspec filesystem over the same files, for reading and listing."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem()
 
 
 # --------------------------------------------------------------------------------------
@@ -203,22 +264,32 @@ def _map_errors(path: str, action: str) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
-# Directory-relative helpers
+# Helpers over the seam
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_EXCL_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
-def _open_dir(path: str) -> int:
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = _open_dir(path)
+def _fsync_dir(ops: PosixOps, path: str) -> None:
+    fd = ops.open(path, _DIR_FLAGS)
     try:
-        os.fsync(fd)
+        ops.fsync(fd)
     finally:
-        os.close(fd)
+        ops.close(fd)
 
 
-def _ensure_parent(path: str, durable: bool) -> str:
+def _kind(
+    ops: PosixOps, path: str, *, dir_fd: int | None = None, follow: bool = False
+) -> str | None:
+    """``"dir"``, ``"file"`` (anything else, symlinks included unless ``follow``) or None."""
+    try:
+        st = ops.stat(path) if follow else ops.lstat(path, dir_fd=dir_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
+def _ensure_parent(ops: PosixOps, path: str, durable: bool) -> str:
     """Create the parent directories of ``path``; return the parent.
 
     `NotADirectory` names the component that is a file.
@@ -228,51 +299,36 @@ def _ensure_parent(path: str, durable: bool) -> str:
     probe = parent
     while True:
         try:
-            st = os.stat(probe)
+            st = ops.stat(probe)
         except FileNotFoundError:
             missing.append(probe)
-            up = os.path.dirname(probe)
-            if up == probe:
-                break
-            probe = up
-            continue
         except NotADirectoryError:
-            # a component above probe is a file; find it for the message
-            up = os.path.dirname(probe)
-            if up == probe:
-                break
-            probe = up
-            missing.clear()
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            raise NotADirectory(
-                f"cannot write {path}: {probe} is a file, not a directory; remove it or choose "
-                "another path",
-                path,
-            )
-        break
+            missing.clear()  # a component above is a file; keep climbing to name it
+        else:
+            if not stat.S_ISDIR(st.st_mode):
+                raise NotADirectory(
+                    f"cannot write {path}: {probe} is a file, not a directory; remove it or "
+                    "choose another path",
+                    path,
+                )
+            break
+        up = os.path.dirname(probe)
+        if up == probe:
+            break
+        probe = up
     for directory in reversed(missing):
         try:
-            os.mkdir(directory)
+            ops.mkdir(directory)
         except FileExistsError:
-            if not os.path.isdir(directory):
+            if _kind(ops, directory, follow=True) != "dir":
                 raise NotADirectory(
                     f"cannot write {path}: {directory} is a file, not a directory", path
                 ) from None
         except OSError as exc:
             raise _translate(exc, directory, "create the directory") from exc
         if durable:
-            _fsync_dir(os.path.dirname(directory))
+            _fsync_dir(ops, os.path.dirname(directory))
     return parent
-
-
-def _lkind(dirfd: int, name: str) -> str | None:
-    """``"dir"``, ``"file"`` (anything else, symlinks included) or None, without following."""
-    try:
-        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
 
 
 def _exists_error(path: str, what: str = "output") -> TargetExistsError:
@@ -284,34 +340,65 @@ def _exists_error(path: str, what: str = "output") -> TargetExistsError:
     )
 
 
-def _unlink_quiet(dirfd: int, name: str) -> None:
+def _unlink_quiet(ops: PosixOps, dirfd: int, name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(name, dir_fd=dirfd)
+        ops.unlink(name, dir_fd=dirfd)
 
 
-def _rmtree_quiet(dirfd: int, name: str) -> None:
-    if _lkind(dirfd, name) == "dir":
-        shutil.rmtree(name, dir_fd=dirfd, ignore_errors=True)
-    else:
-        _unlink_quiet(dirfd, name)
+def _rmtree(ops: PosixOps, dirfd: int | None, name: str) -> None:
+    """Delete ``name`` (relative to ``dirfd``) and everything under it, never following a
+    symlink out of the tree."""
+    try:
+        st = ops.lstat(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        _unlink_quiet(ops, dirfd, name) if dirfd is not None else ops.unlink(name)
+        return
+    fd = ops.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dirfd)
+    try:
+        for child in ops.listdir(fd):
+            _rmtree(ops, fd, child)
+    finally:
+        ops.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        ops.rmdir(name, dir_fd=dirfd)
 
 
-def _fsync_tree(root: str) -> None:
-    """fsync every regular file and directory under ``root`` (deepest first)."""
-    for top, _dirs, files in os.walk(root, topdown=False):
+def _rmtree_quiet(ops: PosixOps, dirfd: int, name: str) -> None:
+    with contextlib.suppress(OSError):
+        _rmtree(ops, dirfd, name)
+
+
+def _walk(ops: PosixOps, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Top-down ``(directory, subdirectories, other entries)``, sorted, never following
+    symlinks."""
+    dirs, others = [], []
+    for name in sorted(ops.listdir(root)):
+        st = ops.lstat(os.path.join(root, name))
+        (dirs if stat.S_ISDIR(st.st_mode) else others).append(name)
+    yield root, dirs, others
+    for name in dirs:
+        yield from _walk(ops, os.path.join(root, name))
+
+
+def _fsync_tree(ops: PosixOps, root: str) -> None:
+    """fsync every regular file, then every directory, deepest first."""
+    for top, _dirs, files in reversed(list(_walk(ops, root))):
         for name in files:
             full = os.path.join(top, name)
-            if os.path.islink(full):
+            if not stat.S_ISREG(ops.lstat(full).st_mode):
                 continue
-            fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            fd = ops.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
             try:
-                os.fsync(fd)
+                ops.fsync(fd)
             finally:
-                os.close(fd)
-        _fsync_dir(top)
+                ops.close(fd)
+        _fsync_dir(ops, top)
 
 
 def _publish_noreplace(
+    ops: PosixOps,
     dirfd: int,
     tmp: str,
     name: str,
@@ -327,7 +414,7 @@ def _publish_noreplace(
     """
     sfd = dirfd if src_dirfd is None else src_dirfd
     try:
-        _rename_flags(dirfd, tmp, name, _RENAME_NOREPLACE, src_dirfd=sfd)
+        ops.rename_flags(tmp, name, _RENAME_NOREPLACE, src_dir_fd=sfd, dst_dir_fd=dirfd)
         return
     except FileExistsError:
         raise _exists_error(path) from None
@@ -335,19 +422,19 @@ def _publish_noreplace(
         if exc.errno == errno.ENOTEMPTY:
             raise _exists_error(path) from None
         raise _translate(exc, path, "publish") from exc
-    except _NoFlaggedRename:
+    except RenameFlagsUnsupported:
         pass
     if not is_dir:
         # A hard link fails with EEXIST if the name is taken: the same decision, atomically.
         try:
-            os.link(tmp, name, src_dir_fd=sfd, dst_dir_fd=dirfd, follow_symlinks=False)
+            ops.link(tmp, name, src_dir_fd=sfd, dst_dir_fd=dirfd)
         except FileExistsError:
             raise _exists_error(path) from None
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise _translate(exc, path, "publish") from exc
         else:
-            _unlink_quiet(sfd, tmp)
+            _unlink_quiet(ops, sfd, tmp)
             return
     if guarantee == "strict":
         raise UnsupportedGuarantee(
@@ -364,33 +451,33 @@ def _publish_noreplace(
         RuntimeWarning,
         stacklevel=4,
     )
-    if _lkind(dirfd, name) is not None:
+    if _kind(ops, name, dir_fd=dirfd) is not None:
         raise _exists_error(path)
     try:
-        os.rename(tmp, name, src_dir_fd=sfd, dst_dir_fd=dirfd)
+        ops.rename(tmp, name, src_dir_fd=sfd, dst_dir_fd=dirfd)
     except OSError as exc:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
             raise _exists_error(path) from None
         raise _translate(exc, path, "publish") from exc
 
 
-def _publish_replace_dir(dirfd: int, tmp: str, name: str, path: str, token: str) -> str | None:
+def _publish_replace_dir(
+    ops: PosixOps, dirfd: int, tmp: str, name: str, path: str, token: str
+) -> str | None:
     """Swap the staged directory ``tmp`` in at ``name``; return the name the old output now
     has (to be deleted), or None if there was none."""
     for _ in range(100):
-        kind = _lkind(dirfd, name)
+        kind = _kind(ops, name, dir_fd=dirfd)
         if kind == "file":
             raise NotADirectory(
                 f"cannot replace {path} with a directory: it is a file; remove it first", path
             )
+        flags = _RENAME_NOREPLACE if kind is None else _RENAME_EXCHANGE
         try:
-            if kind is None:
-                _rename_flags(dirfd, tmp, name, _RENAME_NOREPLACE)
-                return None
-            _rename_flags(dirfd, tmp, name, _RENAME_EXCHANGE)
+            ops.rename_flags(tmp, name, flags, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         except (FileExistsError, FileNotFoundError):
             continue  # the destination appeared or vanished under us: look again
-        except _NoFlaggedRename:
+        except RenameFlagsUnsupported:
             raise UnsupportedGuarantee(
                 f"cannot replace the directory {path} atomically: this kernel or filesystem "
                 "has no renameat2(RENAME_EXCHANGE); remove the old output first",
@@ -398,47 +485,161 @@ def _publish_replace_dir(dirfd: int, tmp: str, name: str, path: str, token: str)
             ) from None
         except OSError as exc:
             raise _translate(exc, path, "replace") from exc
+        if kind is None:
+            return None
         # The old output now sits at tmp; give it its "old" name so cleanup recognises it.
         old = temp_name(name, token, "old")
         try:
-            os.rename(tmp, old, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+            ops.rename(tmp, old, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         except OSError:
             return tmp
         return old
     raise CommitError(f"cannot replace {path}: it kept changing under concurrent writers", path)
 
 
+def _commit_tree(
+    ops: PosixOps,
+    dirfd: int,
+    tmp: str,
+    name: str,
+    path: str,
+    token: str,
+    known: dict[str, PartRecord],
+    *,
+    if_exists: IfExists,
+    guarantee: Guarantee,
+    durable: bool,
+) -> dict[str, Any]:
+    """Write ``_SUCCESS`` into the staged tree ``tmp`` and publish it at ``name``."""
+    staged = os.path.join(os.path.dirname(path), tmp)
+    parts: list[PartRecord] = []
+    with _map_errors(path, "stage"):
+        for top, _dirs, files in _walk(ops, staged):
+            for fname in files:
+                full = os.path.join(top, fname)
+                rel = os.path.relpath(full, staged).replace(os.sep, "/")
+                if rel == SUCCESS:
+                    ops.unlink(full)  # a tool's own marker; ours replaces it
+                    continue
+                st = ops.lstat(full)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                record = known.get(rel)
+                if record is None or record.size != st.st_size:
+                    record = PartRecord(rel, st.st_size)
+                parts.append(record)
+        manifest = _manifest.build(token, parts, "local-renameat2")
+        fd = ops.open(os.path.join(staged, SUCCESS), _EXCL_FLAGS, 0o666)
+        try:
+            _write_all(ops, fd, _manifest.encode(manifest))
+        finally:
+            ops.close(fd)
+        if durable:
+            _fsync_tree(ops, staged)
+    if if_exists == "overwrite":
+        old = _publish_replace_dir(ops, dirfd, tmp, name, path, token)
+        if durable:
+            ops.fsync(dirfd)
+        if old is not None:
+            _rmtree_quiet(ops, dirfd, old)
+    else:
+        try:
+            _publish_noreplace(ops, dirfd, tmp, name, path, is_dir=True, guarantee=guarantee)
+        except BaseException:
+            _rmtree_quiet(ops, dirfd, tmp)
+            raise
+        if durable:
+            ops.fsync(dirfd)
+    return manifest
+
+
+def _write_all(ops: PosixOps, fd: int, data: Any) -> int:
+    view = memoryview(data).cast("B")
+    done = 0
+    while done < view.nbytes:
+        done += ops.write(fd, view[done:])
+    return done
+
+
 # --------------------------------------------------------------------------------------
 # Writers
+
+
+class _OpsFile(io.RawIOBase):
+    """An unbuffered file written through a `PosixOps`; optionally hashes what it writes and
+    reports a `PartRecord` when closed."""
+
+    def __init__(self, ops: PosixOps, fd: int, name: str = "", on_close: Any = None) -> None:
+        self._ops = ops
+        self._fd = fd
+        self._name = name
+        self._on_close = on_close
+        self._hash = hashlib.sha256() if on_close is not None else None
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        written = _write_all(self._ops, self._fd, data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self._size += written
+        return written
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def fsync(self) -> None:
+        self._ops.fsync(self._fd)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        super().close()
+        self._ops.close(self._fd)
+        if self._on_close is not None and self._hash is not None:
+            self._on_close(PartRecord(self._name, self._size, self._hash.hexdigest()))
 
 
 class _ParentDir:
     """Holds an open descriptor of the output's parent directory for a writer's lifetime."""
 
+    _ops: PosixOps
     _dirfd: int = -1
+
+    def _open_parent(self, path: str, durable: bool) -> str:
+        parent = _ensure_parent(self._ops, path, durable)
+        with _map_errors(path, "open for writing"):
+            self._dirfd = self._ops.open(parent, _DIR_FLAGS)
+        return parent
 
     def _close_dir(self) -> None:
         fd, self._dirfd = self._dirfd, -1
         if fd >= 0:
-            os.close(fd)
+            self._ops.close(fd)
 
 
 class _LocalFileWriter(_ParentDir, FileWriter):
     def __init__(
-        self, path: str, *, if_exists: IfExists, guarantee: Guarantee, durable: bool
+        self,
+        ops: PosixOps,
+        path: str,
+        *,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
     ) -> None:
         super().__init__(path)
+        self._ops = ops
         self._if_exists = if_exists
         self._guarantee = guarantee
         self._durable = durable
         self._name = os.path.basename(path)
-        self._token = new_token()
-        self._tmp = temp_name(self._name, self._token)
+        self._tmp = temp_name(self._name, new_token())
         try:
-            parent = _ensure_parent(path, durable)
-            with _map_errors(path, "open for writing"):
-                self._dirfd = _open_dir(parent)
-            kind = _lkind(self._dirfd, self._name)
+            self._open_parent(path, durable)
+            kind = _kind(ops, self._name, dir_fd=self._dirfd)
             if kind == "dir":
                 raise IsADirectory(
                     f"cannot write the file {path}: a directory is there; use a "
@@ -448,13 +649,8 @@ class _LocalFileWriter(_ParentDir, FileWriter):
             if kind is not None and if_exists == "error":
                 raise _exists_error(path)
             with _map_errors(path, "open for writing"):
-                fd = os.open(
-                    self._tmp,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
-                    0o666,
-                    dir_fd=self._dirfd,
-                )
-            self._file = io.FileIO(fd, "wb")
+                fd = ops.open(self._tmp, _EXCL_FLAGS, 0o666, dir_fd=self._dirfd)
+            self._file = _OpsFile(ops, fd)
             self._buffer = io.BufferedWriter(self._file, 1 << 16)
         except BaseException:
             self._close_dir()
@@ -483,13 +679,16 @@ class _LocalFileWriter(_ParentDir, FileWriter):
         with _map_errors(self.path, "write"):
             self._buffer.flush()
             if self._durable:
-                os.fsync(self._file.fileno())
+                self._file.fsync()
             self._buffer.close()
         if self._if_exists == "overwrite":
             with _map_errors(self.path, "replace"):
-                os.replace(self._tmp, self._name, src_dir_fd=self._dirfd, dst_dir_fd=self._dirfd)
+                self._ops.rename(
+                    self._tmp, self._name, src_dir_fd=self._dirfd, dst_dir_fd=self._dirfd
+                )
         else:
             _publish_noreplace(
+                self._ops,
                 self._dirfd,
                 self._tmp,
                 self._name,
@@ -499,47 +698,15 @@ class _LocalFileWriter(_ParentDir, FileWriter):
             )
         if self._durable:
             with _map_errors(self.path, "sync the directory of"):
-                os.fsync(self._dirfd)
+                self._ops.fsync(self._dirfd)
 
     def _discard(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):
             self._buffer.close()
-        with contextlib.suppress(OSError):
-            _unlink_quiet(self._dirfd, self._tmp)
+        if self._dirfd >= 0:
+            with contextlib.suppress(OSError):
+                _unlink_quiet(self._ops, self._dirfd, self._tmp)
         self._close_dir()
-
-
-class _HashingFile(io.RawIOBase):
-    """A file being written into a staged directory; records its size and sha256."""
-
-    def __init__(self, raw: io.FileIO, name: str, on_close: Any) -> None:
-        self._raw = raw
-        self._name = name
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._on_close = on_close
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        written = 0
-        while written < view.nbytes:
-            n = self._raw.write(view[written:])
-            written += n or 0
-        self._hash.update(view)
-        self._size += written
-        return written
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-            super().close()
-            self._on_close(PartRecord(self._name, self._size, self._hash.hexdigest()))
 
 
 class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
@@ -551,10 +718,10 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         if_exists: IfExists,
         guarantee: Guarantee,
         durable: bool,
-        create: bool = True,
     ) -> None:
         super().__init__()
         self._fs = fs
+        self._ops = fs.ops
         self.final = path
         self._name = os.path.basename(path)
         self._if_exists = if_exists
@@ -565,11 +732,9 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
         try:
-            parent = _ensure_parent(path, durable)
+            parent = self._open_parent(path, durable)
             self.path = os.path.join(parent, self._tmp)
-            with _map_errors(path, "open for writing"):
-                self._dirfd = _open_dir(parent)
-            kind = _lkind(self._dirfd, self._name)
+            kind = _kind(self._ops, self._name, dir_fd=self._dirfd)
             if kind == "file":
                 raise NotADirectory(
                     f"cannot write the directory {path}: a file is there; use a FileTarget "
@@ -578,9 +743,8 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
                 )
             if kind is not None and if_exists == "error":
                 raise _exists_error(path)
-            if create:
-                with _map_errors(path, "stage"):
-                    os.mkdir(self._tmp, 0o777, dir_fd=self._dirfd)
+            with _map_errors(path, "stage"):
+                self._ops.mkdir(self._tmp, 0o777, dir_fd=self._dirfd)
         except BaseException:
             self._close_dir()
             self._never_started()
@@ -602,14 +766,15 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
             raise TargetExistsError(
                 f"{name} was already written in this output ({self.final})", self.final
             )
-        full = os.path.join(self.path, *name.split("/"))
+        parts = name.split("/")
         with _map_errors(self.final, "write"):
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            fd = os.open(
-                full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666
-            )
-        hashing = _HashingFile(io.FileIO(fd, "wb"), name, self._record)
-        buffered = io.BufferedWriter(hashing, 1 << 16)
+            for depth in range(1, len(parts)):
+                sub = os.path.join(self.path, *parts[:depth])
+                if _kind(self._ops, sub) is None:
+                    self._ops.mkdir(sub)
+            fd = self._ops.open(os.path.join(self.path, *parts), _EXCL_FLAGS, 0o666)
+        raw = _OpsFile(self._ops, fd, name, self._record)
+        buffered = io.BufferedWriter(raw, 1 << 16)
         self._open[name] = buffered
         if "b" in mode:
             return buffered
@@ -627,14 +792,14 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
     def _publish(self) -> dict[str, Any]:
         for f in list(self._open.values()):
             f.close()
-        with _map_errors(self.final, "stage"):
-            if _lkind(self._dirfd, self._tmp) != "dir":
-                raise CommitError(
-                    f"cannot commit {self.final}: nothing was written to the staging "
-                    f"path {self.path}",
-                    self.final,
-                )
+        if _kind(self._ops, self._tmp, dir_fd=self._dirfd) != "dir":
+            raise CommitError(
+                f"cannot commit {self.final}: its staging directory {self.path} is gone "
+                "(removed by a cleanup?); nothing was published",
+                self.final,
+            )
         return _commit_tree(
+            self._ops,
             self._dirfd,
             self._tmp,
             self._name,
@@ -650,73 +815,15 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         for f in list(self._open.values()):
             with contextlib.suppress(Exception):
                 f.close()
-        with contextlib.suppress(OSError):
-            _rmtree_quiet(self._dirfd, self._tmp)
+        if self._dirfd >= 0:
+            _rmtree_quiet(self._ops, self._dirfd, self._tmp)
         self._close_dir()
-
-
-def _commit_tree(
-    dirfd: int,
-    tmp: str,
-    name: str,
-    path: str,
-    token: str,
-    known: dict[str, PartRecord],
-    *,
-    if_exists: IfExists,
-    guarantee: Guarantee,
-    durable: bool,
-) -> dict[str, Any]:
-    """Write ``_SUCCESS`` into the staged tree ``tmp`` and publish it at ``name``."""
-    staged = os.path.join(os.path.dirname(path), tmp)
-    parts: list[PartRecord] = []
-    with _map_errors(path, "stage"):
-        for top, dirs, files in os.walk(staged):
-            dirs.sort()
-            for fname in sorted(files):
-                full = os.path.join(top, fname)
-                rel = os.path.relpath(full, staged).replace(os.sep, "/")
-                if rel == SUCCESS:
-                    os.unlink(full)  # a tool's own marker; ours replaces it
-                    continue
-                st = os.lstat(full)
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                record = known.get(rel)
-                if record is None or record.size != st.st_size:
-                    record = PartRecord(rel, st.st_size)
-                parts.append(record)
-        manifest = _manifest.build(token, parts, "local-renameat2")
-        fd = os.open(
-            os.path.join(staged, SUCCESS),
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
-            0o666,
-        )
-        with io.FileIO(fd, "wb") as f:
-            f.write(_manifest.encode(manifest))
-        if durable:
-            _fsync_tree(staged)
-    if if_exists == "overwrite":
-        old = _publish_replace_dir(dirfd, tmp, name, path, token)
-        if durable:
-            os.fsync(dirfd)
-        if old is not None:
-            _rmtree_quiet(dirfd, old)
-    else:
-        try:
-            _publish_noreplace(dirfd, tmp, name, path, is_dir=True, guarantee=guarantee)
-        except BaseException:
-            _rmtree_quiet(dirfd, tmp)
-            raise
-        if durable:
-            os.fsync(dirfd)
-    return manifest
 
 
 class _LocalStaging(_ParentDir, Staging):
     def __init__(
         self,
-        fs: LocalFS,
+        ops: PosixOps,
         path: str,
         *,
         directory: bool,
@@ -725,6 +832,7 @@ class _LocalStaging(_ParentDir, Staging):
         durable: bool,
     ) -> None:
         super().__init__()
+        self._ops = ops
         self.final = path
         self._directory = directory
         self._if_exists = if_exists
@@ -735,11 +843,9 @@ class _LocalStaging(_ParentDir, Staging):
         self._tmp = temp_name(self._name, self.token)
         wrong = "file" if directory else "dir"
         try:
-            parent = _ensure_parent(path, durable)
+            parent = self._open_parent(path, durable)
             self.path = os.path.join(parent, self._tmp)
-            with _map_errors(path, "open for writing"):
-                self._dirfd = _open_dir(parent)
-            kind = _lkind(self._dirfd, self._name)
+            kind = _kind(ops, self._name, dir_fd=self._dirfd)
             if kind == wrong:
                 cls = NotADirectory if directory else IsADirectory
                 raise cls(
@@ -759,7 +865,8 @@ class _LocalStaging(_ParentDir, Staging):
         return result
 
     def _publish(self) -> dict[str, Any] | None:
-        kind = _lkind(self._dirfd, self._tmp)
+        ops, dirfd = self._ops, self._dirfd
+        kind = _kind(ops, self._tmp, dir_fd=dirfd)
         if kind is None:
             raise CommitError(
                 f"cannot commit {self.final}: nothing was written to the temporary path "
@@ -774,7 +881,8 @@ class _LocalStaging(_ParentDir, Staging):
                     self.final,
                 )
             return _commit_tree(
-                self._dirfd,
+                ops,
+                dirfd,
                 self._tmp,
                 self._name,
                 self.final,
@@ -792,18 +900,17 @@ class _LocalStaging(_ParentDir, Staging):
             )
         with _map_errors(self.final, "publish"):
             if self._durable:
-                fd = os.open(
-                    self._tmp, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=self._dirfd
-                )
+                fd = ops.open(self._tmp, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dirfd)
                 try:
-                    os.fsync(fd)
+                    ops.fsync(fd)
                 finally:
-                    os.close(fd)
+                    ops.close(fd)
             if self._if_exists == "overwrite":
-                os.replace(self._tmp, self._name, src_dir_fd=self._dirfd, dst_dir_fd=self._dirfd)
+                ops.rename(self._tmp, self._name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
             else:
                 _publish_noreplace(
-                    self._dirfd,
+                    ops,
+                    dirfd,
                     self._tmp,
                     self._name,
                     self.final,
@@ -811,12 +918,12 @@ class _LocalStaging(_ParentDir, Staging):
                     guarantee=self._guarantee,
                 )
             if self._durable:
-                os.fsync(self._dirfd)
+                ops.fsync(dirfd)
         return None
 
     def _discard(self) -> None:
-        with contextlib.suppress(OSError):
-            _rmtree_quiet(self._dirfd, self._tmp)
+        if self._dirfd >= 0:
+            _rmtree_quiet(self._ops, self._dirfd, self._tmp)
         self._close_dir()
 
 
@@ -825,7 +932,10 @@ class _LocalStaging(_ParentDir, Staging):
 
 
 class LocalFS(AtomicFS):
-    """Local POSIX filesystems: atomic rename-no-replace, fsync'd commits (G9)."""
+    """Local POSIX filesystems: atomic rename-no-replace, fsync'd commits (G9).
+
+    ``ops`` is the seam to the filesystem (`PosixOps`); tests pass a simulated one.
+    """
 
     protocol: ClassVar[str] = "file"
     declared: ClassVar[Capabilities] = Capabilities(
@@ -837,11 +947,13 @@ class LocalFS(AtomicFS):
         server_side_copy=False,
     )
 
-    def __init__(self) -> None:
+    def __init__(self, ops: PosixOps | None = None) -> None:
+        self.ops = ops if ops is not None else PosixOps()
         self._fsspec: Any = None
 
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[LocalFS, str]:
+        ops = storage_options.pop("ops", None)
         if storage_options:
             raise InvalidTarget(
                 f"local paths take no storage options; got {sorted(storage_options)} for {url}",
@@ -859,35 +971,26 @@ class LocalFS(AtomicFS):
                         url,
                     )
                 path = "/" + rest
-        elif path.startswith(("local://",)):
+        elif path.startswith("local://"):
             path = path[len("local://") :]
         if not path:
             raise InvalidTarget(f"{url!r} has no path", url)
         if "\x00" in path:
             raise InvalidTarget(f"{url!r} contains a NUL character", url)
         path = os.path.abspath(os.path.expanduser(path))
-        return cls(), path
+        return cls(ops), path
 
     def __repr__(self) -> str:
-        return "LocalFS()"
+        return "LocalFS()" if type(self.ops) is PosixOps else f"LocalFS(ops={self.ops!r})"
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            noreplace_rename=True,
-            noreplace_rename_dir=renameat2_available(),
-            exclusive_create=True,
-            atomic_replace=True,
-            deferred_publish=False,
-            server_side_copy=False,
-        )
+        return dataclasses.replace(self.declared, noreplace_rename_dir=self.ops.flagged_rename)
 
     @property
     def fsspec(self) -> Any:
         if self._fsspec is None:
-            from fsspec.implementations.local import LocalFileSystem
-
-            self._fsspec = LocalFileSystem()
+            self._fsspec = self.ops.fsspec()
         return self._fsspec
 
     def url(self, path: str) -> str:
@@ -899,104 +1002,113 @@ class LocalFS(AtomicFS):
     # -- reading and housekeeping -----------------------------------------------------
 
     def exists(self, path: str) -> bool:
-        return os.path.lexists(path)
+        return _kind(self.ops, path) is not None
 
     def isdir(self, path: str) -> bool:
-        return os.path.isdir(path)
+        return _kind(self.ops, path, follow=True) == "dir"
 
     def isfile(self, path: str) -> bool:
-        return os.path.isfile(path)
+        try:
+            return stat.S_ISREG(self.ops.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
 
     def listdir(self, path: str) -> list[str]:
         with _map_errors(path, "list"):
-            return sorted(os.path.join(path, n) for n in os.listdir(path))
+            return sorted(os.path.join(path, n) for n in self.ops.listdir(path))
 
     def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
+        if self.isdir(path):
+            if raise_if_exists:
+                raise _exists_error(path, "directory")
+            return
         with _map_errors(path, "create the directory"):
             if parents:
-                if os.path.isdir(path):
-                    if raise_if_exists:
-                        raise _exists_error(path, "directory")
-                    return
-                _ensure_parent(os.path.join(path, "x"), durable=False)
+                _ensure_parent(self.ops, os.path.join(path, "x"), durable=False)
             else:
-                try:
-                    os.mkdir(path)
-                except FileExistsError:
-                    if raise_if_exists or not os.path.isdir(path):
-                        raise
+                self.ops.mkdir(path)
 
     def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
         """Delete ``path``. A directory is first renamed aside in one step, so readers see it
         whole or gone, never half-deleted."""
         parent, name = os.path.split(path)
+        ops = self.ops
         with _map_errors(path, "remove"):
-            dirfd = _open_dir(parent)
+            dirfd = ops.open(parent, _DIR_FLAGS)
             try:
-                kind = _lkind(dirfd, name)
+                kind = _kind(ops, name, dir_fd=dirfd)
                 if kind is None:
                     raise TargetNotFound(f"cannot remove {path}: it does not exist", path)
                 if kind == "file":
-                    os.unlink(name, dir_fd=dirfd)
+                    ops.unlink(name, dir_fd=dirfd)
                 elif not recursive:
-                    os.rmdir(name, dir_fd=dirfd)
+                    ops.rmdir(name, dir_fd=dirfd)
                 else:
                     aside = temp_name(name, new_token(), "old")
-                    os.rename(name, aside, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-                    shutil.rmtree(aside, dir_fd=dirfd)
+                    ops.rename(name, aside, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+                    _rmtree(ops, dirfd, aside)
             finally:
-                os.close(dirfd)
+                ops.close(dirfd)
 
     def open_input(self, path: str) -> IO[bytes]:
         with _map_errors(path, "read"):
-            return open(path, "rb")
+            return self.ops.open_reader(path)
 
     # -- atomic primitives ------------------------------------------------------------
 
     def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
         check_guarantee(guarantee)
-        if not os.path.lexists(src):
+        ops = self.ops
+        src_kind = _kind(ops, src)
+        if src_kind is None:
             raise TargetNotFound(f"cannot rename {src}: it does not exist", src)
         src_parent = os.path.dirname(src)
-        parent = _ensure_parent(dst, durable=True)
-        if os.stat(src_parent).st_dev != os.stat(parent).st_dev:
+        parent = _ensure_parent(ops, dst, durable=True)
+        if ops.stat(src_parent).st_dev != ops.stat(parent).st_dev:
             raise InvalidTarget(
                 f"cannot rename {src} to {dst} atomically: they are on different filesystems; "
                 "write the output on the destination's filesystem",
                 dst,
             )
         with _map_errors(dst, "rename onto"):
-            dirfd = _open_dir(parent)
+            dirfd = ops.open(parent, _DIR_FLAGS)
         try:
             _publish_noreplace(
+                ops,
                 dirfd,
                 src,
                 os.path.basename(dst),
                 dst,
-                is_dir=os.path.isdir(src) and not os.path.islink(src),
+                is_dir=src_kind == "dir",
                 guarantee=guarantee,
                 src_dirfd=_AT_FDCWD,
             )
-            os.fsync(dirfd)
-            _fsync_dir(src_parent)
+            ops.fsync(dirfd)
+            _fsync_dir(ops, src_parent)
         finally:
-            os.close(dirfd)
+            ops.close(dirfd)
 
     def copy(self, src: str, dst: str) -> None:
-        with self.staging(dst, directory=os.path.isdir(src)) as st, _map_errors(src, "copy"):
-            if os.path.isdir(src):
-                shutil.copytree(src, st.path, symlinks=True)
-            else:
-                shutil.copyfile(src, st.path)
+        """Copy the file or directory tree ``src`` to ``dst``, committed like any output."""
+        if not self.isdir(src):
+            with self.open_input(src) as source, self.open_output(dst) as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+            return
+        with self.staging(dst, directory=True) as staged, _map_errors(src, "copy"):
+            for top, dirs, files in _walk(self.ops, src):
+                rel = os.path.relpath(top, src)
+                target_dir = os.path.normpath(os.path.join(staged.path, rel))
+                self.ops.mkdir(target_dir)
+                del dirs
+                for name in files:
+                    with self.ops.open_reader(os.path.join(top, name)) as source:
+                        fd = self.ops.open(os.path.join(target_dir, name), _EXCL_FLAGS, 0o666)
+                        with _OpsFile(self.ops, fd) as sink:
+                            shutil.copyfileobj(source, sink, 1 << 20)
 
     def put_if_absent(self, path: str, data: bytes) -> None:
-        writer = self.open_output(path, if_exists="error")
-        try:
+        with self.open_output(path, if_exists="error") as writer:
             writer.write(data)
-        except BaseException:
-            writer.discard()
-            raise
-        writer.commit()
 
     # -- commits ----------------------------------------------------------------------
 
@@ -1010,7 +1122,9 @@ class LocalFS(AtomicFS):
     ) -> FileWriter:
         check_if_exists(if_exists)
         check_guarantee(guarantee)
-        return _LocalFileWriter(path, if_exists=if_exists, guarantee=guarantee, durable=durable)
+        return _LocalFileWriter(
+            self.ops, path, if_exists=if_exists, guarantee=guarantee, durable=durable
+        )
 
     def directory_writer(
         self,
@@ -1041,7 +1155,7 @@ class LocalFS(AtomicFS):
         if directory:
             self._require_dir_rename(path, guarantee)
         return _LocalStaging(
-            self,
+            self.ops,
             path,
             directory=directory,
             if_exists=if_exists,
@@ -1050,7 +1164,7 @@ class LocalFS(AtomicFS):
         )
 
     def _require_dir_rename(self, path: str, guarantee: Guarantee) -> None:
-        if guarantee == "strict" and not renameat2_available():
+        if guarantee == "strict" and not self.ops.flagged_rename:
             raise UnsupportedGuarantee(
                 f"cannot commit the directory {path} without risking a replace: this platform "
                 "has no renameat2 (Linux) or renamex_np (macOS); pass guarantee='best-effort'",
@@ -1064,46 +1178,47 @@ class LocalFS(AtomicFS):
         A temporary counts as stale when nothing in it was modified for ``older_than``; a
         live writer's temporaries are left alone. Only names of that form are removed.
         """
+        ops = self.ops
         report = CleanupReport(dry_run=dry_run)
         cutoff = time.time() - older_than.total_seconds()
         found: list[str] = []
         parent, name = os.path.split(path)
-        if os.path.isdir(parent):
-            for entry in os.listdir(parent):
+        if self.isdir(parent):
+            for entry in ops.listdir(parent):
                 parsed = parse_temp_name(entry)
                 if parsed is not None and entry == temp_name(name, parsed[2], parsed[1]):
                     found.append(os.path.join(parent, entry))
-        if os.path.isdir(path) and not os.path.islink(path):
-            for top, dirs, files in os.walk(path):
-                for entry in list(dirs) + files:
+        if _kind(ops, path) == "dir":
+            pending = [path]
+            while pending:
+                top = pending.pop()
+                for entry in sorted(ops.listdir(top)):
+                    full = os.path.join(top, entry)
                     if parse_temp_name(entry) is not None:
-                        found.append(os.path.join(top, entry))
-                dirs[:] = sorted(d for d in dirs if parse_temp_name(d) is None)
+                        found.append(full)  # never descend into a temporary
+                    elif _kind(ops, full) == "dir":
+                        pending.append(full)
         for temp in sorted(set(found)):
-            if _newest_mtime(temp) > cutoff:
+            if self._newest_mtime(temp) > cutoff:
                 report.kept_recent.append(temp)
                 continue
             report.removed.append(temp)
             if not dry_run:
                 with _map_errors(temp, "remove the temporary"):
-                    if os.path.isdir(temp) and not os.path.islink(temp):
-                        shutil.rmtree(temp)
-                    else:
-                        os.unlink(temp)
+                    _rmtree(ops, None, temp)
         return report
+
+    def _newest_mtime(self, path: str) -> float:
+        newest = self.ops.lstat(path).st_mtime
+        if _kind(self.ops, path) == "dir":
+            for top, dirs, files in _walk(self.ops, path):
+                for entry in dirs + files:
+                    with contextlib.suppress(OSError):
+                        newest = max(newest, self.ops.lstat(os.path.join(top, entry)).st_mtime)
+        return newest
 
     def recover(self, path: str) -> str:
         return (
             f"nothing to recover at {path}: local commits are one rename, so an interrupted "
             "commit leaves only temporaries; `targets cleanup` removes them"
         )
-
-
-def _newest_mtime(path: str) -> float:
-    newest = os.lstat(path).st_mtime
-    if os.path.isdir(path) and not os.path.islink(path):
-        for top, dirs, files in os.walk(path):
-            for entry in dirs + files:
-                with contextlib.suppress(OSError):
-                    newest = max(newest, os.lstat(os.path.join(top, entry)).st_mtime)
-    return newest

@@ -179,19 +179,20 @@ def test_errors_are_picklable_with_their_path():
 
 
 def record_calls(monkeypatch):
+    """Record the fsyncs and flagged renames every local commit makes, through the seam."""
     calls: list[str] = []
-    real_fsync, real_rename = os.fsync, local._rename_flags
+    real_fsync, real_rename = local.PosixOps.fsync, local.PosixOps.rename_flags
 
-    def fsync(fd):
+    def fsync(self, fd):
         calls.append("fsync-dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync-file")
-        return real_fsync(fd)
+        return real_fsync(self, fd)
 
-    def rename(*args, **kwargs):
+    def rename_flags(self, *args, **kwargs):
         calls.append("rename")
-        return real_rename(*args, **kwargs)
+        return real_rename(self, *args, **kwargs)
 
-    monkeypatch.setattr(local.os, "fsync", fsync)
-    monkeypatch.setattr(local, "_rename_flags", rename)
+    monkeypatch.setattr(local.PosixOps, "fsync", fsync)
+    monkeypatch.setattr(local.PosixOps, "rename_flags", rename_flags)
     return calls
 
 
