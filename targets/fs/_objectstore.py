@@ -1079,7 +1079,7 @@ class ObjectStaging(Staging):
 # -- recovery, cleanup, capability probe ------------------------------------------------------
 
 
-def recover(store: ObjectStore, prefix: str, how: str = "auto") -> str:
+def recover(store: ObjectStore, prefix: str, how: str = "auto", *, stale_after: float = 0.0) -> str:
     """Finish or undo the interrupted commit at ``prefix``; return what was done.
 
     ``how="forward"`` publishes what the claim lists (completing its pending uploads,
@@ -1101,6 +1101,14 @@ def recover(store: ObjectStore, prefix: str, how: str = "auto") -> str:
         return f"nothing to recover at {url}: {state}"
     if committed:
         return f"nothing to recover at {url}: it is committed"
+    if claim_info.last_modified is not None:
+        age = (_now() - claim_info.last_modified).total_seconds()
+        if age < stale_after:
+            raise CommitError(
+                f"cannot recover {url} yet: it was claimed {max(age, 0.0):.1f} s ago and its "
+                f"writer may still be publishing; retry after {stale_after:.0f} s",
+                url,
+            )
     try:
         raw = store.get(claim_key)
     except ObjectNotFound:

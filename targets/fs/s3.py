@@ -855,6 +855,7 @@ class S3FS(AtomicFS):
     def recover(self, path: str, how: str = "auto") -> str:
         """Roll the interrupted commit at ``path`` forward (``how="forward"``), back
         (``"back"``), or forward when every file of the claim is still available
-        (``"auto"``). See `targets.fs._objectstore.recover`."""
+        (``"auto"``). A claim younger than ``stale_claim_after`` is refused (its writer
+        may still be publishing). See `targets.fs._objectstore.recover`."""
         store, key = self._locate(path, need_key=False)
-        return ostore.recover(store, key, how)
+        return ostore.recover(store, key, how, stale_after=self._stale_after)

@@ -224,6 +224,9 @@ def test_killed_writer_rolls_back_to_a_clean_state(s3_root, client) -> None:
     assert not _committed(fs2, path)
     with pytest.raises(TargetExistsError, match="being committed"):  # a fresh claim
         _write_dir(fs2, path, {"new": b"n"})
+    with pytest.raises(CommitError, match="may still be publishing"):
+        fs2.recover(path, how="back")
+    fs2, path = resolve(url, **s3_root.options, stale_claim_after=0)
     assert "back" in fs2.recover(path, how="back")
     assert _keys(client, path) == []
     assert _uploads(client, path) == []
