@@ -9,6 +9,8 @@ store behind the same interface, so that property tests drive these exact protoc
 
 Interface changes are announced here, newest first:
 
+- v1 protocols: `recover` takes ``stale_after=`` (refuses younger claims);
+  `ObjectFileWriter.flush` is a no-op at any time (wrappers flush after the commit).
 - v1: first version.
 
 Store semantics the protocols rely on
