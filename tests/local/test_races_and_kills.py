@@ -49,8 +49,7 @@ def run_race(base: str, kind: str) -> dict[int, dict[int, str]]:
     barrier = ctx.Barrier(WRITERS)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=_racer, args=(w, base, kind, barrier, results))
-        for w in range(WRITERS)
+        ctx.Process(target=_racer, args=(w, base, kind, barrier, results)) for w in range(WRITERS)
     ]
     for p in procs:
         p.start()
@@ -89,7 +88,10 @@ def test_eight_processes_race_for_one_directory_exactly_one_wins_each_round(tmp_
         for part in range(3):
             assert (tmp_path / f"out-{rnd}" / f"part-{part}").read_bytes() == payload(won[0], rnd)
         assert sorted(os.listdir(tmp_path / f"out-{rnd}")) == [
-            "_SUCCESS", "part-0", "part-1", "part-2",
+            "_SUCCESS",
+            "part-0",
+            "part-1",
+            "part-2",
         ]
     assert sorted(os.listdir(tmp_path)) == sorted(f"out-{r}" for r in range(ROUNDS))
 
