@@ -37,7 +37,8 @@ class AtomicBinaryFile(io.BufferedIOBase):
         return self._writer.write(data)
 
     def flush(self) -> None:
-        if not self.closed:
+        # io's close() flushes once more after the commit: by then there is nothing to flush.
+        if not self.closed and self._writer.state is WriterState.PENDING:
             self._writer.flush()
 
     def fileno(self) -> int:

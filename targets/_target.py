@@ -197,9 +197,10 @@ class FileTarget(_Target):
         self.fs.remove(self.path, recursive=False)
 
     def copy(self, dst: Any, **storage_options: Any) -> FileTarget:
-        """Copy the output to ``dst`` (a path, URL or FileTarget), committed like any write."""
+        """Copy the output to ``dst`` (a path, URL or FileTarget), committed like any write:
+        it never replaces an existing output."""
         out = _as_file_target(dst, storage_options, self)
-        if type(out.fs) is type(self.fs) and out.fs.protocol == "file":
+        if _same_store(self, out):
             out.fs.copy(self.path, out.path)
             return out
         with self.fs.open_input(self.path) as src, out.open("wb") as sink:
@@ -207,14 +208,24 @@ class FileTarget(_Target):
         return out
 
     def move(self, dst: Any, **storage_options: Any) -> FileTarget:
-        """Move the output to ``dst`` without replacing anything there (rename-dont-move)."""
+        """Move the output to ``dst`` without replacing anything there (rename-dont-move).
+
+        Within one store that can rename without replacing, this is one rename; elsewhere a
+        copy, then the removal of the source.
+        """
         out = _as_file_target(dst, storage_options, self)
-        if type(out.fs) is type(self.fs) and out.fs.protocol == "file":
+        if _same_store(self, out) and out.fs.capabilities.noreplace_rename:
             out.fs.rename_dont_move(self.path, out.path, guarantee=self.guarantee)
             return out
         self.copy(out)
         self.remove()
         return out
+
+
+def _same_store(a: _Target, b: _Target) -> bool:
+    """Whether two targets live on one store reached the same way (one backend call can
+    copy or rename between them)."""
+    return type(a.fs) is type(b.fs) and a._options == b._options
 
 
 def _as_file_target(dst: Any, storage_options: dict[str, Any], like: FileTarget) -> FileTarget:

@@ -60,8 +60,11 @@ class RequestLog:
 
         async def logged(fs: GCSFileSystem, method: str, path: str, *args: Any, **kwargs: Any):
             url = fs._format_path(path, args)
-            params = {k: v for k, v in kwargs.items() if v is not None and k not in
-                      ("headers", "json", "data")}
+            params = {
+                k: v
+                for k, v in kwargs.items()
+                if v is not None and k not in ("headers", "json", "data")
+            }
             log.requests.append(Request(method, url, params))
             return await original(fs, method, path, *args, **kwargs)
 
@@ -99,8 +102,13 @@ class _Ctx:
 class LoseResponses:
     """Make ``gcs`` lose the response of requests that ``match`` (each at most ``times``)."""
 
-    def __init__(self, gcs: GCSFileSystem, match: Matcher, times: int = 1,
-                 then: Callable[[], Awaitable[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        gcs: GCSFileSystem,
+        match: Matcher,
+        times: int = 1,
+        then: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         """``then`` runs (on gcsfs's loop) after a response is lost, before the retry."""
         self.gcs, self.match, self.times, self.then = gcs, match, times, then
         self.lost: list[tuple[str, str, int]] = []
@@ -133,8 +141,9 @@ def single_request_upload_of(key: str) -> Matcher:
     """Matches the single-request (multipart) upload of the object ``key``."""
     needle = f'"name": "{key}"'.encode()
 
-    def match(method: str, url: str, params: dict[str, Any], headers: dict[str, str],
-              body: bytes) -> bool:
+    def match(
+        method: str, url: str, params: dict[str, Any], headers: dict[str, str], body: bytes
+    ) -> bool:
         return method == "POST" and params.get("uploadType") == "multipart" and needle in body
 
     return match
@@ -143,8 +152,9 @@ def single_request_upload_of(key: str) -> Matcher:
 def final_chunk_of_session() -> Matcher:
     """Matches the chunk that finalises a resumable upload (its Content-Range has a total)."""
 
-    def match(method: str, url: str, params: dict[str, Any], headers: dict[str, str],
-              body: bytes) -> bool:
+    def match(
+        method: str, url: str, params: dict[str, Any], headers: dict[str, str], body: bytes
+    ) -> bool:
         content_range = headers.get("Content-Range", "")
         return method == "PUT" and "upload_id=" in url and not content_range.endswith("/*")
 

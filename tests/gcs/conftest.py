@@ -66,7 +66,6 @@ def base(gcs_root: StoreRoot) -> str:
     return gcs_root.url.removeprefix("gs://")
 
 
-
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """gcsfs waits 1-2 s, then 2-3 s... between retries; here it does not wait."""

@@ -103,7 +103,7 @@ def test_no_request_of_a_directory_writer_is_visible_before_its_claim(afs, base,
     assert sent == ["upload-resumable", "chunk", "chunk", "chunk"]  # not finalised
     assert keys(afs, base) == []
     w.commit()
-    kinds = requests.kinds()[len(sent):]
+    kinds = requests.kinds()[len(sent) :]
     claim_at = kinds.index("upload-multipart")
     assert kinds[claim_at + 1] == "list"
     # after the claim: the held file, the finalising chunk (the held-back 5 bytes), _SUCCESS
@@ -203,8 +203,9 @@ def test_a_lost_response_to_the_finalising_chunk_is_reported_as_success(
 # -- claims without _SUCCESS: IncompleteCommit and recover -------------------------------
 
 
-def _crash_before(afs: GCSFS, path: str, files: dict[str, bytes], key_suffix: str,
-                  monkeypatch) -> None:
+def _crash_before(
+    afs: GCSFS, path: str, files: dict[str, bytes], key_suffix: str, monkeypatch
+) -> None:
     """Commit ``files`` but die (an exception out of the store) when ``key_suffix`` is
     about to be written, with the writer's own roll-back disabled (as if killed)."""
     store, _ = afs._split(path)
@@ -300,8 +301,7 @@ def test_a_missing_bucket_is_a_clear_error_without_credentials(gcs_root: StoreRo
         t.read_bytes()
 
 
-def test_an_unreachable_endpoint_is_a_commit_error_naming_it(gcs_root: StoreRoot,
-                                                            fast_retries):
+def test_an_unreachable_endpoint_is_a_commit_error_naming_it(gcs_root: StoreRoot, fast_retries):
     options = dict(gcs_root.options, endpoint_url="http://127.0.0.1:9", skip_instance_cache=True)
     afs, path = targets.fs.resolve(gcs_root.child("x"), **options)
     w = afs.open_output(path)

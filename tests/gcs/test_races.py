@@ -77,8 +77,9 @@ class Watcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             for o in self.store.list(self.prefix):
-                self.seen.setdefault(o.key, set()).add((o.metadata or {}).get(
-                    objectstore.TOKEN_KEY))
+                self.seen.setdefault(o.key, set()).add(
+                    (o.metadata or {}).get(objectstore.TOKEN_KEY)
+                )
             self.listings += 1
 
     def __enter__(self) -> Watcher:
@@ -114,8 +115,13 @@ def test_eight_processes_race_for_one_file_exactly_one_wins_each_round(gcs_root)
         assert t.read_bytes() == payload(w, rnd)
 
     with Watcher(store, prefix + "/") as watcher:
-        race(commit_file, processes=WRITERS, rounds=ROUNDS,
-             args=(gcs_root.url, gcs_root.options), on_round=check)
+        race(
+            commit_file,
+            processes=WRITERS,
+            rounds=ROUNDS,
+            args=(gcs_root.url, gcs_root.options),
+            on_round=check,
+        )
     assert watcher.listings > ROUNDS
     final = {o.key: o for o in store.list(prefix + "/")}
     assert sorted(final) == sorted(f"{prefix}/out-{r}.bin" for r in range(ROUNDS))
@@ -137,14 +143,19 @@ def test_eight_processes_race_for_one_directory_exactly_one_wins_each_round(gcs_
                 assert f.read() == payload(w, rnd, size)
 
     with Watcher(store, prefix + "/") as watcher:
-        race(commit_directory, processes=WRITERS, rounds=ROUNDS,
-             args=(gcs_root.url, gcs_root.options), on_round=check)
+        race(
+            commit_directory,
+            processes=WRITERS,
+            rounds=ROUNDS,
+            args=(gcs_root.url, gcs_root.options),
+            on_round=check,
+        )
     assert watcher.listings > ROUNDS
     for rnd in range(ROUNDS):
         d = f"{prefix}/out-{rnd}/"
         manifest = store.get(d + "_SUCCESS")
         token = targets.fs._manifest.decode(manifest, d)["writer"]
-        names = sorted(o.key[len(d):] for o in store.list(d))
+        names = sorted(o.key[len(d) :] for o in store.list(d))
         assert names == ["_SUCCESS", "_targets_claim", "big", "part-0", "part-1"]
         for key, tokens in watcher.seen.items():
             if key.startswith(d):
@@ -176,7 +187,8 @@ def kill_writer_before(root: StoreRoot, name: str, die_before: str) -> str:
     url = root.child(name) + "/"
     child = subprocess.run(
         [sys.executable, "-c", KILLED_WRITER, url, die_before, root.options["endpoint_url"]],
-        timeout=60, capture_output=True,
+        timeout=60,
+        capture_output=True,
     )
     assert child.returncode == 9, child.stderr.decode()
     return url

@@ -46,9 +46,16 @@ def test_rewrites_ignore_if_generation_match_0(store):
 
 
 def _rewrite(s, src: str, dst: str) -> None:
-    sync(s.gcs.loop, s.gcs._call, "POST", f"{s._object_url(src)}/rewriteTo/b/"
-         f"{s._object_url(dst).removeprefix('b/')}", ifGenerationMatch="0", json={},
-         headers={"Content-Type": "application/json"}, json_out=True)
+    sync(
+        s.gcs.loop,
+        s.gcs._call,
+        "POST",
+        f"{s._object_url(src)}/rewriteTo/b/{s._object_url(dst).removeprefix('b/')}",
+        ifGenerationMatch="0",
+        json={},
+        headers={"Content-Type": "application/json"},
+        json_out=True,
+    )
 
 
 def test_deletes_ignore_if_generation_match(store):
@@ -62,17 +69,25 @@ def test_a_cancelled_session_can_still_be_finalised(store):
     s, p = store
     upload = s.create_upload(f"{p}/a", metadata=META)
     sync(s.gcs.loop, s._abort, upload)  # real GCS: the session is gone (499, then 404)
-    sync(s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"},
-         data=b"x")
+    sync(
+        s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"}, data=b"x"
+    )
     assert s.get(f"{p}/a") == b"x"
 
 
 def test_a_repeated_finalisation_is_404_so_the_token_decides(store):
     s, p = store
     upload = s.create_upload(f"{p}/a", metadata=META)
-    sync(s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"},
-         data=b"x")
+    sync(
+        s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"}, data=b"x"
+    )
     with pytest.raises(FileNotFoundError):  # real GCS answers 200 with the object
-        sync(s.gcs.loop, s.gcs._call, "PUT", upload,
-             headers={"Content-Range": "bytes 0-0/1"}, data=b"x")
+        sync(
+            s.gcs.loop,
+            s.gcs._call,
+            "PUT",
+            upload,
+            headers={"Content-Range": "bytes 0-0/1"},
+            data=b"x",
+        )
     assert s.head(f"{p}/a").metadata[TOKEN_KEY] == META[TOKEN_KEY]
