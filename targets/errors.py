@@ -15,6 +15,7 @@ working in code written against plain files::
     ├── NotADirectory (NotADirectoryError)        a file sits where a directory is needed
     ├── IsADirectory (IsADirectoryError)          a directory sits where a file is needed
     ├── TargetNotFound (FileNotFoundError)        reading an output that does not exist
+    ├── StoreUnavailable (ConnectionError)        the store cannot be reached, or stopped answering
     ├── BackendNotInstalled (ImportError)         the URL's backend needs an extra package
     └── InvalidTarget (ValueError)                a malformed URL, path, mode or option
 """
@@ -31,6 +32,7 @@ __all__ = [
     "IsADirectory",
     "MissingParentDirectory",
     "NotADirectory",
+    "StoreUnavailable",
     "TargetError",
     "TargetExistsError",
     "TargetNotFound",
@@ -118,3 +120,10 @@ class InvalidTarget(TargetError, ValueError):
 
 class BackendNotInstalled(TargetError, ImportError):
     """The URL's backend needs a package that is not installed; the message names the extra."""
+
+
+class StoreUnavailable(TargetError, ConnectionError):
+    """The store (an endpoint, a NameNode) could not be reached, or stopped answering.
+
+    When this interrupts a commit, the message says whether its outcome is unknown.
+    """

@@ -67,6 +67,7 @@ from targets.errors import (
     IsADirectory,
     MissingParentDirectory,
     NotADirectory,
+    StoreUnavailable,
     TargetError,
     TargetExistsError,
     TargetNotFound,
@@ -113,7 +114,7 @@ _WRITE_CHUNK = 1 << 20
 _ROOT_ERROR = "cannot write the root directory '/' as an output; name a path below it"
 
 
-class NameNodeUnreachable(TargetError, ConnectionError):
+class NameNodeUnreachable(StoreUnavailable):
     """The NameNode (or WebHDFS server) could not be reached, or stopped answering."""
 
 
