@@ -25,6 +25,8 @@ import contextlib
 import dataclasses
 import enum
 import io
+import logging
+import time
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -45,6 +47,8 @@ __all__ = [
     "Staging",
     "WriterState",
 ]
+
+_log = logging.getLogger("targets")
 
 IfExists = Literal["error", "overwrite"]
 """What a commit does when the final path exists: raise `TargetExistsError`, or replace it."""
@@ -164,13 +168,32 @@ class _Lifecycle:
     def commit(self) -> Any:
         """Publish the output at its final path (see the backend for the primitive used)."""
         self._require_pending("commit")
+        started = time.perf_counter()
         try:
             result = self._commit()
-        except BaseException:
+        except BaseException as exc:
             self._abandon()
+            _log.debug(
+                "commit of %s failed after %.3f s: %s",
+                self._log_path(),
+                time.perf_counter() - started,
+                type(exc).__name__,
+            )
             raise
         self._state = WriterState.COMMITTED
+        if _log.isEnabledFor(logging.DEBUG):
+            requests = getattr(self, "requests", None)
+            _log.debug(
+                "committed %s protocol=%s requests=%s duration=%.3fs",
+                self._log_path(),
+                getattr(self, "log_protocol", type(self).__name__),
+                "-" if requests is None else requests,
+                time.perf_counter() - started,
+            )
         return result
+
+    def _log_path(self) -> str:
+        return str(getattr(self, "final", None) or getattr(self, "path", "?"))
 
     def discard(self) -> None:
         """Drop everything written; the final path is left as it was. Safe to call twice."""

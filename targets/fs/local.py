@@ -621,6 +621,7 @@ class _ParentDir:
 
 
 class _LocalFileWriter(_ParentDir, FileWriter):
+    log_protocol = "local-rename-noreplace"
     def __init__(
         self,
         ops: PosixOps,
@@ -710,6 +711,7 @@ class _LocalFileWriter(_ParentDir, FileWriter):
 
 
 class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
+    log_protocol = "local-rename-noreplace"
     def __init__(
         self,
         fs: LocalFS,
@@ -821,6 +823,7 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
 
 
 class _LocalStaging(_ParentDir, Staging):
+    log_protocol = "local-rename-noreplace"
     def __init__(
         self,
         ops: PosixOps,

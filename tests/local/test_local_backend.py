@@ -425,3 +425,12 @@ def test_failed_opens_and_dropped_writers_clean_up_quietly(tmp_path, monkeypatch
     gc.collect()
     assert unraisable == []
     assert sorted(os.listdir(tmp_path)) == ["dir", "x"]
+
+
+def test_each_commit_logs_one_debug_line(tmp_path, caplog):
+    caplog.set_level("DEBUG", logger="targets")
+    targets.target(str(tmp_path / "out.csv")).write_text("x")
+    lines = [r.getMessage() for r in caplog.records if r.name == "targets"]
+    assert len(lines) == 1
+    assert str(tmp_path / "out.csv") in lines[0]
+    assert "protocol=local-rename-noreplace" in lines[0] and "duration=" in lines[0]
