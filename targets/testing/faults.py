@@ -1,0 +1,451 @@
+"""Step scheduling and fault injection for any store seam.
+
+A *seam* is the narrow interface a backend's commit protocol talks to: `PosixOps` for local
+files, the ``hdfs_native.Client`` methods for HDFS, `ObjectStore` for S3 and GCS. `Scheduler`
+wraps a seam so that every call made by a writer is one *step*: the writer stops just before
+the call and goes on only when the test says so. Between two steps the test can let another
+writer take a step, read the store, crash a writer, or arm a fault for a writer's next call.
+Only one writer runs at a time, so a run is deterministic and can be replayed from the
+order of its steps::
+
+    sched = Scheduler()
+    ops = sched.wrap(SimulatedPosix())          # or an HDFSModel, an ObjectStore, PosixOps()
+    a, b = sched.actor("a"), sched.actor("b")   # two writers, each a thread
+    a.submit(lambda: targets.target("/out", ops=ops).write_bytes(b"A"))
+    b.submit(lambda: targets.target("/out", ops=ops).write_bytes(b"B"))
+    while a.busy or b.busy:                     # any interleaving you like
+        (a if a.busy else b).step()
+    sched.close()
+
+Faults, each at a chosen step of a chosen writer:
+
+- ``actor.crash()``: the writer's process dies. Its pending call is not made, and every later
+  call it would make (cleanup code in ``except``/``finally`` blocks, ``__del__``) is refused
+  with `Crashed`: nothing of its process state survives, everything it had sent stays.
+- ``actor.arm(LOSE)``: its next call takes effect, then the writer sees the seam's transport
+  error (the response was lost on the way back).
+- ``actor.arm(RETRY)``: its next call takes effect, and the writer sees the answer to an
+  identical second call (a client that retried after a lost response, with a new request id
+  the store does not recognise as a retry).
+
+Calls made by threads that belong to no actor (the test's own reads, cleanup, recovery) go
+straight to the seam. Helper threads started by a running writer (a thread pool publishing
+files in parallel) are steps of that writer; the scheduler makes the pool of
+`targets.fs._objectstore` sequential while it is open, so that their order is deterministic.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = [
+    "LOSE",
+    "RETRY",
+    "Actor",
+    "Crashed",
+    "Outcome",
+    "Scheduler",
+    "Step",
+    "StuckActor",
+]
+
+LOSE = "lose"
+"""Fault: the call takes effect, the caller gets the seam's transport error."""
+RETRY = "retry"
+"""Fault: the call takes effect, the caller gets the answer of a second identical call."""
+
+_FAULTS = (LOSE, RETRY)
+
+
+class Crashed(BaseException):
+    """Raised in a crashed actor's thread at every call it tries to make.
+
+    A `BaseException`, so that the library's ``except Exception`` handlers do not mistake
+    a dead process for an error they could handle."""
+
+
+class StuckActor(AssertionError):
+    """An actor neither reached its next step nor finished within the scheduler's timeout
+    (a deadlock in the code under test, or a call that blocks)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One call an actor made (or was stopped before, if it crashed there)."""
+
+    actor: str
+    op: str
+    args: tuple[Any, ...]
+    fault: str | None = None
+
+    def __str__(self) -> str:
+        shown = ", ".join(_short(a) for a in self.args)
+        tag = f" [{self.fault}]" if self.fault else ""
+        return f"{self.actor}: {self.op}({shown}){tag}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How an actor's command ended: its return value or the exception it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Actor:
+    """One writer (or reader): a thread that runs the commands submitted to it, stopping
+    before every seam call until `step` lets it make the call."""
+
+    def __init__(self, scheduler: Scheduler, name: str) -> None:
+        self.scheduler = scheduler
+        self.name = name
+        self.dead = False
+        self.paused_at: Step | None = None
+        """The call the actor is stopped before, or None when it is idle."""
+        self.outcome: Outcome | None = None
+        """How the last command ended (None while one runs)."""
+        self.steps = 0
+        self._busy = False
+        self._grant = 0
+        self._seq = 0
+        self._faults: collections.deque[str] = collections.deque()
+        self._commands: collections.deque[Callable[[], Any] | None] = collections.deque()
+        self.keep: list[Any] = []
+        """Objects kept alive until the scheduler closes (a crashed writer's objects must
+        not be collected: their ``__del__`` would clean up, which a dead process cannot)."""
+        self._thread = threading.Thread(target=self._main, name=f"actor-{name}", daemon=True)
+        scheduler._threads[self._thread] = self
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        state = "dead" if self.dead else ("busy" if self._busy else "idle")
+        return f"<Actor {self.name} {state}>"
+
+    @property
+    def busy(self) -> bool:
+        """Whether a command is under way (the actor is stopped before a call)."""
+        return self._busy and not self.dead
+
+    @property
+    def idle(self) -> bool:
+        """Whether the actor is alive and can take a new command."""
+        return not self._busy and not self.dead
+
+    # -- driven from the test's thread -------------------------------------------------------
+
+    def submit(self, command: Callable[[], Any]) -> None:
+        """Start ``command`` in the actor; return once it is stopped before its first call,
+        or has finished."""
+        sched = self.scheduler
+        with sched._cv:
+            if self.dead or self._busy:
+                raise RuntimeError(f"{self!r} cannot take a command now")
+            self._busy = True
+            self.outcome = None
+            seq = self._seq
+            self._commands.append(command)
+            sched._running = self
+            sched._cv.notify_all()
+            sched._wait(lambda: self._seq != seq, self)
+
+    def step(self) -> Step:
+        """Let the actor make the call it is stopped before, and run on to its next call or
+        to the end of its command. Returns the step taken."""
+        sched = self.scheduler
+        with sched._cv:
+            if not self.busy or self.paused_at is None:
+                raise RuntimeError(f"{self!r} is not stopped before a call")
+            taken = self.paused_at
+            seq = self._seq
+            self._grant += 1
+            sched._running = self
+            sched._cv.notify_all()
+            sched._wait(lambda: self._seq != seq, self)
+            return taken
+
+    def run(self, limit: int = 10_000) -> Outcome | None:
+        """Step until the current command ends (at most ``limit`` steps)."""
+        for _ in range(limit):
+            if not self.busy:
+                break
+            self.step()
+        return self.outcome
+
+    def arm(self, fault: str) -> None:
+        """Apply ``fault`` (`LOSE` or `RETRY`) to the actor's next call."""
+        if fault not in _FAULTS:
+            raise ValueError(f"fault {fault!r} is not one of {_FAULTS}")
+        with self.scheduler._cv:
+            self._faults.append(fault)
+
+    def crash(self) -> None:
+        """Kill the actor: its pending call is not made, every later one is refused, and
+        its thread unwinds (running no seam call) before this returns."""
+        sched = self.scheduler
+        with sched._cv:
+            if self.dead:
+                return
+            self.dead = True
+            if self.paused_at is not None:
+                sched.log.append(dataclasses.replace(self.paused_at, fault="crash"))
+            self._commands.append(None)
+            sched._cv.notify_all()
+        self._thread.join(sched.timeout)
+        if self._thread.is_alive():
+            raise StuckActor(f"crashed actor {self.name} did not unwind")
+
+    # -- inside the actor's thread -------------------------------------------------------
+
+    def _main(self) -> None:
+        sched = self.scheduler
+        while True:
+            with sched._cv:
+                while not self._commands:
+                    sched._cv.wait()
+                command = self._commands.popleft()
+            if command is None:
+                break
+            try:
+                outcome = Outcome(value=command())
+            except Crashed as exc:
+                outcome = Outcome(error=exc)
+            except BaseException as exc:  # reported to the test through `outcome`
+                outcome = Outcome(error=exc)
+            with sched._cv:
+                self.outcome = outcome
+                self._busy = False
+                self.paused_at = None
+                self._seq += 1
+                sched._cv.notify_all()
+                if self.dead:
+                    break
+        with sched._cv:
+            self._busy = False
+            self.paused_at = None
+            self._seq += 1
+            sched._cv.notify_all()
+
+    def _checkpoint(self, op: str, args: tuple[Any, ...]) -> str | None:
+        """Stop before the call ``op``; return the fault armed for it, if any."""
+        sched = self.scheduler
+        with sched._cv:
+            if self.dead:
+                raise Crashed(self.name)
+            self.paused_at = Step(self.name, op, args)
+            self._seq += 1
+            sched._cv.notify_all()
+            while self._grant == 0 and not self.dead:
+                sched._cv.wait()
+            if self.dead:
+                raise Crashed(self.name)
+            self._grant -= 1
+            fault = self._faults.popleft() if self._faults else None
+            sched.log.append(Step(self.name, op, args, fault))
+            self.paused_at = None
+            self.steps += 1
+            return fault
+
+
+class Scheduler:
+    """Owns the actors and the wrapped seams of one test run. See the module doc."""
+
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self.log: list[Step] = []
+        """Every call actors made, in order, with the faults applied."""
+        self._cv = threading.Condition(threading.RLock())
+        self._threads: dict[threading.Thread, Actor] = {}
+        self._actors: dict[str, Actor] = {}
+        self._running: Actor | None = None
+        self._owner = threading.current_thread()
+        self._closed = False
+        self._restore = _sequential_publish()
+
+    def actor(self, name: str) -> Actor:
+        """A new actor named ``name`` (names are unique)."""
+        if name in self._actors:
+            raise ValueError(f"an actor named {name!r} exists")
+        actor = Actor(self, name)
+        self._actors[name] = actor
+        return actor
+
+    @property
+    def actors(self) -> list[Actor]:
+        return list(self._actors.values())
+
+    def wrap(
+        self,
+        seam: Any,
+        *,
+        transport_error: Callable[[str], BaseException] | None = None,
+        pure: Iterable[str] = (),
+        wrap_results: Iterable[str] = (),
+    ) -> Any:
+        """``seam`` with every method call by an actor made a step.
+
+        ``transport_error(op)`` makes the exception a `LOSE` fault raises (default:
+        ``ConnectionResetError``). Methods named in ``pure`` are passed through (factories
+        of read-only views); the results of methods in ``wrap_results`` (streams that write)
+        are wrapped too.
+        """
+        return Scheduled(
+            self,
+            seam,
+            transport_error or _connection_reset,
+            frozenset(pure),
+            frozenset(wrap_results),
+        )
+
+    def _current(self) -> Actor | None:
+        actor = self._threads.get(threading.current_thread())
+        if actor is not None:
+            return actor
+        if threading.current_thread() is self._owner:
+            return None
+        # A helper thread of the running actor (its commit's thread pool).
+        running = self._running
+        return running if running is not None and running._busy else None
+
+    def _wait(self, done: Callable[[], bool], actor: Actor) -> None:
+        if not self._cv.wait_for(done, self.timeout):
+            where = f" (stopped before {actor.paused_at})" if actor.paused_at else ""
+            raise StuckActor(
+                f"actor {actor.name} did not reach its next step within {self.timeout} s{where}"
+            )
+
+    def close(self) -> None:
+        """Crash every actor still alive and stop their threads."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for actor in self._actors.values():
+                actor.crash()
+        finally:
+            self._restore()
+            for actor in self._actors.values():
+                actor.keep.clear()
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _connection_reset(op: str) -> BaseException:
+    return ConnectionResetError(104, f"Connection reset by peer (simulated: {op} answer lost)")
+
+
+class Scheduled:
+    """A seam whose calls are steps of the calling actor (`Scheduler.wrap`)."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        seam: Any,
+        transport_error: Callable[[str], BaseException],
+        pure: frozenset[str],
+        wrap_results: frozenset[str],
+    ) -> None:
+        object.__setattr__(self, "_sched", scheduler)
+        object.__setattr__(self, "_seam", seam)
+        object.__setattr__(self, "_transport_error", transport_error)
+        object.__setattr__(self, "_pure", pure)
+        object.__setattr__(self, "_wrap_results", wrap_results)
+
+    @property
+    def wrapped(self) -> Any:
+        """The seam underneath."""
+        return self._seam
+
+    def __repr__(self) -> str:
+        return repr(self._seam)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._seam, name, value)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._seam, name)
+        if not callable(value) or name.startswith("_") or name in self._pure:
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            sched = self._sched
+            actor = sched._current()
+            if actor is None:
+                return value(*args, **kwargs)
+            shown = args + tuple(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
+            fault = actor._checkpoint(name, shown)
+            if fault == RETRY:
+                try:
+                    _settle(value(*args, **kwargs))
+                except Exception:
+                    pass
+            result = _settle(value(*args, **kwargs))
+            if fault == LOSE:
+                raise self._transport_error(name)
+            if name in self._wrap_results and result is not None:
+                return Scheduled(sched, result, self._transport_error, frozenset(), frozenset())
+            return result
+
+        return call
+
+
+def _settle(result: Any) -> Any:
+    """Make a lazy answer (a generator of listings) complete within its step."""
+    if hasattr(result, "__next__") and not hasattr(result, "read"):
+        return iter(list(result))
+    return result
+
+
+def _sequential_publish() -> Callable[[], None]:
+    """Make the object-store protocols publish with one thread while a scheduler is open
+    (their order is then deterministic); return the function that restores it."""
+    try:
+        from targets.fs import _objectstore
+    except ImportError:  # pragma: no cover - the module is part of the package
+        return lambda: None
+    with _PUBLISH_LOCK:
+        _PUBLISH_USERS[0] += 1
+        if _PUBLISH_USERS[0] == 1:
+            _PUBLISH_SAVED[0] = _objectstore.PUBLISH_THREADS
+            _objectstore.PUBLISH_THREADS = 1
+    done = [False]
+
+    def restore() -> None:
+        with _PUBLISH_LOCK:
+            if done[0]:
+                return
+            done[0] = True
+            _PUBLISH_USERS[0] -= 1
+            if _PUBLISH_USERS[0] == 0:
+                _objectstore.PUBLISH_THREADS = _PUBLISH_SAVED[0]
+
+    return restore
+
+
+_PUBLISH_LOCK = threading.Lock()
+_PUBLISH_USERS = [0]
+_PUBLISH_SAVED: list[Any] = [None]
