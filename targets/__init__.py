@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from targets import fs
 from targets._files import AtomicBinaryFile, AtomicTextFile
+from targets._inspect import OutputStatus, VerifyProblem, VerifyReport, status, verify
 from targets._target import DirectoryTarget, FileTarget, FlagTarget, cleanup, recover, target
 from targets.errors import (
     BackendNotInstalled,
@@ -45,13 +46,18 @@ __all__ = [
     "IsADirectory",
     "MissingParentDirectory",
     "NotADirectory",
+    "OutputStatus",
     "StoreUnavailable",
     "TargetError",
     "TargetExistsError",
     "TargetNotFound",
     "UnsupportedGuarantee",
+    "VerifyProblem",
+    "VerifyReport",
     "cleanup",
     "fs",
     "recover",
+    "status",
     "target",
+    "verify",
 ]
