@@ -238,7 +238,7 @@ def test_recover_on_local_says_there_is_nothing_to_do(local_root):
 
 
 def test_verify_passes_on_a_committed_output_and_finds_every_kind_of_damage(root):
-    report, _ = commit_outputs(root)
+    commit_outputs(root)
     url = root.child("table/")
     doc = run_json(root, "verify", url)
     assert doc["ok"] and doc["checked"] == 2 and doc["checksummed"] == 2
@@ -429,7 +429,7 @@ def test_durations():
 
 
 def test_console_script_and_python_m_run_against_s3(s3_root):
-    report, _ = commit_outputs(s3_root)
+    commit_outputs(s3_root)
     env = {**os.environ, "TARGETS_STORAGE_OPTIONS": json.dumps(s3_root.options)}
     script = pathlib.Path(sys.executable).parent / "targets"
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True)
