@@ -110,7 +110,8 @@ class FileTarget(_Target):
             hasattr(format, "pipe_reader") and hasattr(format, "pipe_writer")
         ):
             raise InvalidTarget(
-                f"format={format!r} is not a Luigi Format (it needs pipe_reader and pipe_writer)",
+                f"format={format!r} for {path} is not a Luigi Format: pass an object with "
+                "pipe_reader and pipe_writer (luigi.format.Gzip, UTF8, Nop...), or None",
                 str(path),
             )
         super().__init__(path, storage_options)
@@ -354,8 +355,12 @@ class FlagTarget(_Target):
     _kind = "flag"
 
     def __init__(self, path: Any, flag: str = SUCCESS, **storage_options: Any) -> None:
-        if not flag or "/" in flag:
-            raise InvalidTarget(f"flag={flag!r} must be a plain file name such as '_SUCCESS'")
+        if not isinstance(flag, str) or not flag or "/" in flag:
+            raise InvalidTarget(
+                f"flag={flag!r} for {path} must be a plain file name in the directory, such "
+                "as '_SUCCESS'",
+                str(path),
+            )
         super().__init__(path, storage_options)
         self.flag = flag
 

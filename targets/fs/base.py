@@ -159,10 +159,11 @@ class _Lifecycle:
 
     def _require_pending(self, action: str) -> None:
         if self._state is not WriterState.PENDING:
+            where = self._log_path()
             raise InvalidTarget(
-                f"cannot {action}: the {self._what} for {self.path} is already "
+                f"cannot {action}: the {self._what} for {where} is already "
                 f"{self._state.value}; open a new one to write again",
-                self.path,
+                where,
             )
 
     def commit(self) -> Any:

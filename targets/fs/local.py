@@ -230,7 +230,10 @@ def _translate(exc: OSError, path: str, action: str) -> TargetError:
             path,
         )
     if code == errno.ENOENT:
-        return TargetNotFound(f"cannot {action} {path}: no such file or directory", path)
+        return TargetNotFound(
+            f"cannot {action} {path}: it does not exist (has the step that writes it run?)",
+            path,
+        )
     if code == errno.ENOTDIR:
         return NotADirectory(
             f"cannot {action} {path}: a component of the path is a file, not a directory", path
@@ -622,6 +625,7 @@ class _ParentDir:
 
 class _LocalFileWriter(_ParentDir, FileWriter):
     log_protocol = "local-rename-noreplace"
+
     def __init__(
         self,
         ops: PosixOps,
@@ -712,6 +716,7 @@ class _LocalFileWriter(_ParentDir, FileWriter):
 
 class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
     log_protocol = "local-rename-noreplace"
+
     def __init__(
         self,
         fs: LocalFS,
@@ -824,6 +829,7 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
 
 class _LocalStaging(_ParentDir, Staging):
     log_protocol = "local-rename-noreplace"
+
     def __init__(
         self,
         ops: PosixOps,
@@ -1041,7 +1047,9 @@ class LocalFS(AtomicFS):
             try:
                 kind = _kind(ops, name, dir_fd=dirfd)
                 if kind is None:
-                    raise TargetNotFound(f"cannot remove {path}: it does not exist", path)
+                    raise TargetNotFound(
+                        f"cannot remove {path}: it does not exist; nothing was removed", path
+                    )
                 if kind == "file":
                     ops.unlink(name, dir_fd=dirfd)
                 elif not recursive:
@@ -1064,7 +1072,9 @@ class LocalFS(AtomicFS):
         ops = self.ops
         src_kind = _kind(ops, src)
         if src_kind is None:
-            raise TargetNotFound(f"cannot rename {src}: it does not exist", src)
+            raise TargetNotFound(
+                f"cannot rename {src} to {dst}: {src} does not exist; nothing was renamed", src
+            )
         src_parent = os.path.dirname(src)
         parent = _ensure_parent(ops, dst, durable=True)
         if ops.stat(src_parent).st_dev != ops.stat(parent).st_dev:
