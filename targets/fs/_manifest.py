@@ -7,7 +7,7 @@ Schema (version 1, documented in docs/protocols.md)::
       "version": 1,
       "writer": "<32 hex digits>",          # the committing writer's token
       "committed_at": "2026-01-01T00:00:00.000000Z",
-      "protocol": "local-renameat2",        # how the output was published
+      "protocol": "local-rename-noreplace", # how the output was published
       "files": [{"name": "part-0.csv", "size": 12, "sha256": "<hex>"}, ...]
     }
 

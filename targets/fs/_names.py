@@ -69,7 +69,7 @@ def check_relative_name(name: str, output: str) -> str:
             problem = "has an empty segment ('//' or a trailing '/')"
         elif any(p in (".", "..") for p in parts):
             problem = "has a '.' or '..' segment"
-        elif parts == [SUCCESS]:
+        elif parts[0] == SUCCESS:
             problem = f"is reserved: {SUCCESS} holds the manifest and is written at commit"
         elif any(is_temp_name(p) for p in parts):
             problem = "is reserved for this library's temporaries"

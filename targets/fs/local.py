@@ -531,7 +531,13 @@ def _commit_tree(
                 if record is None or record.size != st.st_size:
                     record = PartRecord(rel, st.st_size)
                 parts.append(record)
-        manifest = _manifest.build(token, parts, "local-renameat2")
+        if _kind(ops, os.path.join(staged, SUCCESS)) == "dir":
+            raise CommitError(
+                f"cannot commit {path}: a directory named {SUCCESS} was written into it; that "
+                "name is reserved for the manifest, rename the directory",
+                path,
+            )
+        manifest = _manifest.build(token, parts, "local-rename-noreplace")
         fd = ops.open(os.path.join(staged, SUCCESS), _EXCL_FLAGS, 0o666)
         try:
             _write_all(ops, fd, _manifest.encode(manifest))
