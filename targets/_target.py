@@ -63,14 +63,59 @@ class _Target:
             raise TypeError(f"{self!r} is not on the local filesystem; use .url or .path")
         return self.path
 
+    dropped_options: tuple[str, ...] = ()
+    """Storage options left out when this target was pickled (credentials): an unpickled
+    target finds its credentials in its own environment, as the client library does."""
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["fs"]  # clients are not picklable; resolved again on unpickling
+        state["_options"], dropped = _without_secrets(self._options)
+        state["dropped_options"] = tuple(sorted(dropped))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.fs, _ = _fs.resolve(self._location, **self._options)
+
+
+_SECRET_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "credentials",
+        "session_token",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "access_key",
+        "secret_key",
+        "sas_token",
+        "account_key",
+    }
+)
+_TOKEN_MODES = frozenset({"anon", "google_default", "cache", "cloud", "browser"})
+"""gcsfs ``token=`` values that name a way to find credentials, not a credential."""
+
+
+def _without_secrets(options: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """``options`` without credentials (at any depth), and the names left out."""
+    clean: dict[str, Any] = {}
+    dropped: set[str] = set()
+    for name, value in options.items():
+        if name in _SECRET_OPTIONS and not (
+            name == "token" and isinstance(value, str) and value in _TOKEN_MODES
+        ):
+            if value is not None:
+                dropped.add(name)
+            continue
+        if isinstance(value, dict):
+            value, inner = _without_secrets(value)
+            dropped |= {f"{name}.{n}" for n in inner}
+        clean[name] = value
+    return clean, dropped
 
 
 class FileTarget(_Target):
