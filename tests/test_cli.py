@@ -453,3 +453,25 @@ def test_console_script_and_python_m_run_against_s3(s3_root):
         timeout=60,
     )
     assert missing.returncode == EXIT_NO and "absent" in missing.stdout
+
+
+def test_the_functions_behind_the_commands_work_on_hdfs(hdfs_root, hdfs_model):
+    """HDFS (on the namespace model, whose client object the command line cannot carry):
+    the functions that the commands print."""
+    _, table = commit_outputs(hdfs_root)
+    status = targets.status(table.url, **hdfs_root.options)
+    assert status.committed and status.files == 2 and status.protocol
+    assert status.writer == table.manifest()["writer"]
+    assert targets.verify(table.url, **hdfs_root.options).checksummed == 2
+    hdfs_model.write_file(f"/store/.daily.targets-tmp-{uuid.uuid4().hex}/part-0", b"half")
+    plan = targets.cleanup(
+        hdfs_root.url, older_than=timedelta(0), dry_run=True, **hdfs_root.options
+    )
+    assert len(plan.removed) == 1 and ".daily.targets-tmp-" in plan.removed[0]
+    before = snapshot(hdfs_root, "report.csv", "table")
+    targets.cleanup(hdfs_root.url, older_than=timedelta(0), **hdfs_root.options)
+    assert not any(".targets-tmp-" in p for p in hdfs_model.tree("/store"))
+    assert snapshot(hdfs_root, "report.csv", "table") == before
+    hdfs_model.write_file("/store/table/extra.csv", b"x")
+    problems = targets.verify(table.url, **hdfs_root.options).problems
+    assert [(p.name, p.problem) for p in problems] == [("extra.csv", "unexpected")]
