@@ -1,0 +1,358 @@
+"""Markdown tables, the targets' verdicts and the plots of one benchmark run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import re
+from collections.abc import Sequence
+
+from bench import _model
+from bench._run import GiB, KiB, MiB, Result, floor_of
+
+START = "<!-- bench:results:start -->"
+END = "<!-- bench:results:end -->"
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def human_seconds(s: float) -> str:
+    if s >= 1:
+        return f"{s:,.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:,.1f} ms"
+    return f"{s * 1e6:,.0f} µs"
+
+
+def _kinds(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "—"
+    if not counts:
+        return "none"
+    return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def ratio(result: Result, results: Sequence[Result]) -> float | None:
+    floor = floor_of(results, result.scenario, result.backend)
+    return result.seconds / floor.seconds if floor and floor.seconds else None
+
+
+def results_table(results: Sequence[Result]) -> str:
+    """One row per scenario, store and path: ratios to the plain-write floor first."""
+    lines = [
+        "| scenario | store | path | x floor | time | commit step | requests | "
+        "commit-step requests | copied server-side | peak memory |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in results:
+        x = ratio(r, results)
+        lines.append(
+            f"| {r.scenario.title} | {r.backend} | {r.path.name} "
+            f"| {'—' if x is None else f'{x:.2f}x'} | {human_seconds(r.seconds)} "
+            f"| {human_seconds(r.commit)} "
+            f"| {'—' if r.total_requests is None else r.total_requests} "
+            f"| {_kinds(r.commit_requests)} "
+            f"| {'—' if r.copied is None else human_bytes(r.copied)} "
+            f"| {human_bytes(r.peak)} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class Verdict:
+    target: str
+    measured: str
+    met: bool | None
+    """None: not measured in this run."""
+
+
+def _find(results: Sequence[Result], key: str, backend: str, path: str) -> Result | None:
+    for r in results:
+        if r.scenario.key == key and r.backend == backend and r.path.name == path:
+            return r
+    return None
+
+
+OURS = "targets: open() / writer()"
+
+
+def verdicts(results: Sequence[Result]) -> list[Verdict]:
+    """The issue's targets, checked against this run."""
+    out = []
+    for key, bound in (("file-1MiB", 1.15), ("file-1KiB", 1.6)):
+        r = _find(results, key, "local", OURS)
+        x = ratio(r, results) if r else None
+        out.append(
+            Verdict(
+                f"local file commit, durable=False, {key[5:]}: ≤ {bound}x a plain write",
+                "not run" if x is None else f"{x:.2f}x",
+                None if x is None else x <= bound,
+            )
+        )
+    for backend in ("s3", "gcs"):
+        for key in ("file-1KiB", "file-1MiB"):
+            r = _find(results, key, backend, OURS)
+            n = r.total_requests if r else None
+            out.append(
+                Verdict(
+                    f"{backend} single-file commit ({key[5:]}): exactly 1 request",
+                    "not run" if n is None else f"{n} ({_kinds(r.requests if r else None)})",
+                    None if n is None else n == 1,
+                )
+            )
+        for path in ("fsspec: temp + mv", "Luigi: temporary_path()"):
+            r = _find(results, "file-1MiB", backend, path)
+            if r is None or r.requests is None:
+                continue
+            n, copied = r.total_requests or 0, r.copied or 0
+            out.append(
+                Verdict(
+                    f"{backend} {path} (1 MiB file): ≥ 3 requests and a whole-file copy",
+                    f"{n} requests, {human_bytes(copied)} copied",
+                    n >= 3 and copied >= r.scenario.size,
+                )
+            )
+    big = max((r.scenario.files for r in results if r.scenario.key.startswith("dir-")), default=0)
+    key = f"dir-{big}"
+    ours = _find(results, key, "s3", OURS)
+    if ours is not None:
+        n = ours.total_requests
+        out.append(
+            Verdict(
+                f"s3 writer(), {big} x 64 KiB: zero bytes copied",
+                "—" if ours.copied is None else human_bytes(ours.copied),
+                None if ours.copied is None else ours.copied == 0,
+            )
+        )
+        out.append(
+            Verdict(
+                f"s3 writer(), {big} x 64 KiB: ≤ N + 2 = {big + 2} requests",
+                "—" if n is None else f"{n} ({_kinds(ours.requests)})",
+                None if n is None else n <= big + 2,
+            )
+        )
+        x = ratio(ours, results)
+        parallel = _find(results, key, "s3", "plain writes, 16 at a time")
+        against = (
+            f"; {ours.seconds / parallel.seconds:.2f}x plain writes 16 at a time (the "
+            "concurrency targets publishes with)"
+            if parallel
+            else ""
+        )
+        out.append(
+            Verdict(
+                f"s3 writer(), {big} x 64 KiB: ≤ 1.3x the plain-write floor",
+                "—" if x is None else f"{x:.2f}x plain writes one after another{against}",
+                None if x is None else x <= 1.3,
+            )
+        )
+        copying = [
+            r
+            for r in results
+            if r.scenario.key == key
+            and r.backend == "s3"
+            and r.path.copies
+            and r.path.family != "targets"
+        ]
+        if copying:
+            slowest_fast = min(copying, key=lambda r: r.seconds)
+            speedup = slowest_fast.seconds / ours.seconds
+            out.append(
+                Verdict(
+                    f"s3 writer(), {big} x 64 KiB: ≥ 2x faster than every copy-based path",
+                    f"{speedup:.2f}x faster than the fastest of them ({slowest_fast.path.name})",
+                    speedup >= 2.0,
+                )
+            )
+    for backend in ("local", "s3", "gcs"):
+        rs = sorted(
+            (r for r in results if r.scenario.kind == "big" and r.backend == backend),
+            key=lambda r: r.scenario.size,
+        )
+        if len(rs) >= 2:
+            small, large = rs[0], rs[-1]
+            grow = large.commit / small.commit if small.commit else float("inf")
+            byte_ratio = large.scenario.size / small.scenario.size
+            counted = small.commit_requests is not None and large.commit_requests is not None
+            requests = (
+                f"; commit-step requests {small.total_commit_requests} vs "
+                f"{large.total_commit_requests}, {human_bytes(large.copied or 0)} copied"
+                if counted
+                else ""
+            )
+            out.append(
+                Verdict(
+                    f"{backend} writer() commit step, 1 x {human_bytes(large.scenario.size)} "
+                    f"vs 1 x {human_bytes(small.scenario.size)}: grows with files, not bytes",
+                    f"{human_seconds(large.commit)} vs {human_seconds(small.commit)} "
+                    f"({grow:.1f}x for {byte_ratio:.0f}x the bytes{requests})",
+                    (
+                        small.total_commit_requests == large.total_commit_requests
+                        and not large.copied
+                    )
+                    if counted
+                    else grow < byte_ratio**0.5,
+                )
+            )
+    return out
+
+
+def verdict_table(vs: Sequence[Verdict]) -> str:
+    lines = ["| target | measured | |", "|---|---|---|"]
+    for v in vs:
+        mark = "not run" if v.met is None else ("met" if v.met else "**missed**")
+        lines.append(f"| {v.target} | {v.measured} | {mark} |")
+    return "\n".join(lines)
+
+
+def model_table(results: Sequence[Result]) -> str:
+    """Projected commit times on real S3 and GCS, from this run's counts."""
+    cases = [(1000, 64 * KiB), (10_000, 10 * MiB), (100_000, 10 * MiB)]
+    head = " | ".join(f"{n:,} x {human_bytes(size)}" for n, size in cases)
+    lines = [
+        f"| store | path | requests in commit | copied | {head} |",
+        "|---|---|---|---:|" + "---:|" * len(cases),
+    ]
+    for backend, store in (("s3", _model.S3), ("gcs", _model.GCS)):
+        for f in _model.fit(results, backend):
+            if f.path.startswith("plain"):
+                continue
+            times = " | ".join(human_seconds(f.commit_time(store, n, size)) for n, size in cases)
+            lines.append(
+                f"| {store.name} | {f.path} | {f.fixed:.0f} + {f.per_file:.2f}·N "
+                f"| {f.copy_fraction:.0%} of the bytes | {times} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(results: Sequence[Result], out_dir: str) -> list[str]:
+    """commit-cost.png (time per output vs N files, per path and store) and
+    projected-commit.png (the model on S3 and GCS up to 100,000 files); the file names
+    written, or none when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ModuleNotFoundError:
+        return []
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    dirs = [r for r in results if r.scenario.kind == "dir"]
+    backends = [b for b in ("local", "s3", "gcs") if any(r.backend == b for r in dirs)]
+    if dirs and backends:
+        fig, axes = plt.subplots(1, len(backends), figsize=(5.2 * len(backends), 4.6))
+        axes = axes if len(backends) > 1 else [axes]
+        for ax, backend in zip(axes, backends, strict=True):
+            by_path: dict[str, list[Result]] = {}
+            for r in dirs:
+                if r.backend == backend:
+                    by_path.setdefault(r.path.name, []).append(r)
+            for name, rs in by_path.items():
+                rs.sort(key=lambda r: r.scenario.files)
+                style = "-" if name.startswith("targets") else ("--" if "floor" in name else ":")
+                ax.plot(
+                    [r.scenario.files for r in rs],
+                    [r.seconds for r in rs],
+                    style,
+                    marker="o",
+                    linewidth=2.2 if name.startswith(("targets", "plain")) else 1.3,
+                    label=name,
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{backend}: directory of N x 64 KiB")
+            ax.set_xlabel("N files")
+            ax.set_ylabel("seconds per output (median)")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[-1].legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "commit-cost.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    fits = [
+        (store, _model.fit(results, b)) for b, store in (("s3", _model.S3), ("gcs", _model.GCS))
+    ]
+    fits = [(store, fs) for store, fs in fits if fs]
+    if fits:
+        fig, axes = plt.subplots(1, len(fits), figsize=(5.6 * len(fits), 4.6))
+        axes = axes if len(fits) > 1 else [axes]
+        ns = [10**k for k in range(0, 6)]
+        for ax, (store, fs) in zip(axes, fits, strict=True):
+            for f in fs:
+                if f.path.startswith("plain"):
+                    continue
+                ys = [f.commit_time(store, n, 10 * MiB) for n in ns]
+                style = "-" if f.path.startswith("targets") else ":"
+                ax.plot(ns, ys, style, marker="o", label=f.path)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"projected commit step on {store.name}, N x 10 MiB")
+            ax.set_xlabel("N files (100,000 x 10 MiB ≈ 1 TB)")
+            ax.set_ylabel("seconds")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[-1].legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "projected-commit.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def machine() -> str:
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def results_block(results: Sequence[Result], notes: Sequence[str], images: Sequence[str]) -> str:
+    """The generated part of docs/performance.md."""
+    parts = [
+        START,
+        "",
+        f"_Generated by `python -m bench` on {machine()}; numbers are from one run._",
+        "",
+        "### Targets",
+        "",
+        verdict_table(verdicts(results)),
+        "",
+        "### All measurements",
+        "",
+        results_table(results),
+        "",
+        "### Projected commit step on real stores",
+        "",
+        model_table(results),
+        "",
+    ]
+    for image in images:
+        name = os.path.basename(image)
+        parts += [f"![{name}](img/{name})", ""]
+    if notes:
+        parts += ["Notes from this run:", "", *[f"- {n}" for n in notes], ""]
+    parts.append(END)
+    return "\n".join(parts)
+
+
+def write_docs(path: str, block: str) -> None:
+    """Replace the generated block of ``path`` (between the markers), keeping the rest."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = f"# Performance\n\n{START}\n{END}\n"
+    if START not in text:
+        text = text.rstrip() + f"\n\n{START}\n{END}\n"
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    text = pattern.sub(lambda _: block, text)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
