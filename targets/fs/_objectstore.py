@@ -1,14 +1,23 @@
 """The object-store commit protocols, written once for every object store (S3, GCS, simulated).
 
 The protocols talk to the store through `ObjectStore`: a narrow, synchronous interface made
-of the store's own primitives (conditional put with metadata; create, upload-part, complete
-(conditional) and abort of a multipart upload; head; get; list; list of pending uploads;
-delete; copy). A backend adapts its client to that interface and nothing else; the
-protocols below never call a client directly. ``targets.testing`` will provide an in-memory
-store behind the same interface, so that property tests drive these exact protocols.
+of the store's own primitives (conditional put with metadata; create (conditional),
+upload-part, complete (conditional) and abort of a multipart upload; head; get; a streaming
+read; list, recursive or one level; list of pending uploads; delete (conditional); copy). A
+backend adapts its client to that interface and nothing else; the protocols below never call
+a client directly. `targets.fs._objectfs.ObjectStoreFS` is the one `AtomicFS` built on
+these protocols: S3, GCS and a simulated in-memory store all mount through it.
 
 Interface changes are announced here, newest first:
 
+- v2 interface: `ObjectStore.create_upload` takes ``if_absent=`` (GCS fixes a resumable
+  session's precondition when it opens it) and `ObjectStore.upload_part` may raise
+  `PreconditionFailed`; `ObjectStore.delete` takes ``if_match=`` (a version precondition,
+  so that a delete after a token check has no race window); new `ObjectStore.list_dir` and
+  `ObjectStore.open_read`; `ObjectStore.list` is lazy; a missing bucket is a
+  `FileNotFoundError`. Staging paths (``ObjectStaging.path``, ``ObjectDirectoryWriter.path``)
+  are URLs made by `ObjectStore.url`. A store that stops answering raises
+  `targets.errors.StoreUnavailable`; an interrupted commit says whether its outcome is known.
 - v1 protocols: `recover` takes ``stale_after=`` (refuses younger claims);
   `ObjectFileWriter.flush` is a no-op at any time (wrappers flush after the commit).
 - v1: first version.
@@ -16,9 +25,12 @@ Interface changes are announced here, newest first:
 Store semantics the protocols rely on
 -------------------------------------
 - Keys are ``/``-separated strings inside one bucket, without a leading ``/``.
-- ``if_absent=True`` on `ObjectStore.put` and `ObjectStore.complete_upload` is decided by the
-  store atomically (S3 ``If-None-Match: *``, GCS ``ifGenerationMatch=0``): of two concurrent
-  conditional writes to one key, at most one succeeds; the other raises `PreconditionFailed`.
+- ``if_absent=True`` on `ObjectStore.put`, `ObjectStore.complete_upload` and
+  `ObjectStore.copy` is decided by the store atomically (S3 ``If-None-Match: *``, GCS
+  ``ifGenerationMatch=0``): of two concurrent conditional writes to one key, at most one
+  succeeds; the other raises `PreconditionFailed`.
+- ``if_match=`` on `ObjectStore.delete` deletes only that version of the object (S3
+  ``If-Match: <etag>``, GCS ``ifGenerationMatch=<generation>``).
 - Data of a multipart upload is invisible until `ObjectStore.complete_upload` succeeds.
 - Every object written by these protocols carries the writer token in its user metadata
   under `TOKEN_KEY`, so that an ambiguous outcome (a lost response, then "already exists"
@@ -27,8 +39,10 @@ Store semantics the protocols rely on
 
 Errors: an implementation raises the `StoreCondition` exceptions below for the outcomes the
 protocols act on, and `targets.errors` exceptions (with the URL and what to do) for
-everything else: a missing bucket, denied access, bad credentials. No client exception
-escapes an implementation.
+everything else: a missing bucket (a `FileNotFoundError`: `TargetNotFound` or
+`MissingParentDirectory`), denied access, bad credentials, and `StoreUnavailable` for a
+store that cannot be reached or stopped answering. No client exception escapes an
+implementation.
 """
 
 from __future__ import annotations
@@ -44,8 +58,8 @@ import json
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import IO, Any, BinaryIO
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, BinaryIO, TypeVar
 
 from targets.errors import (
     CommitError,
@@ -54,8 +68,10 @@ from targets.errors import (
     InvalidTarget,
     IsADirectory,
     NotADirectory,
+    StoreUnavailable,
     TargetError,
     TargetExistsError,
+    TargetNotFound,
 )
 from targets.fs import _manifest
 from targets.fs._names import (
@@ -92,10 +108,17 @@ __all__ = [
     "cleanup",
     "commit_directory",
     "complete_exclusive",
+    "copy_directory",
+    "copy_object",
+    "create_object",
+    "delete_output",
+    "delete_prefix",
     "probe_conditional_writes",
     "put_exclusive",
     "recover",
 ]
+
+_T = TypeVar("_T")
 
 TOKEN_KEY = "targets-writer"
 """The user-metadata key that holds the writer token of every object the protocols write."""
@@ -168,7 +191,13 @@ class ObjectStore(abc.ABC):
     """One bucket's primitives, as the commit protocols need them.
 
     Every method is required, synchronous and thread-safe. Methods raise the
-    `StoreCondition` documented on them, or a `targets.errors.TargetError` naming the URL.
+    `StoreCondition` documented on them, or a `targets.errors.TargetError` naming the URL:
+    for a missing bucket a `FileNotFoundError` one (`TargetNotFound` or
+    `MissingParentDirectory`; `head` returns ``None`` instead), for a store that cannot be
+    reached or stopped answering `StoreUnavailable`.
+
+    A simulated store implements exactly this class; `targets.fs._objectfs.ObjectStoreFS`
+    mounts it as an `AtomicFS` (see there).
     """
 
     scheme: str
@@ -180,8 +209,11 @@ class ObjectStore(abc.ABC):
     `put`; larger ones stream as multipart uploads."""
 
     def url(self, key: str) -> str:
-        """The URL of ``key`` in this bucket, for messages."""
-        return f"{self.scheme}://{self.bucket}/{key}"
+        """The URL of ``key`` in this bucket (the bucket's own URL for ``""``).
+
+        The one place where keys become URLs: messages, and the staging paths handed to
+        tools (``targets.fs.filesystem(url).fsspec`` opens them)."""
+        return f"{self.scheme}://{self.bucket}/{key}" if key else f"{self.scheme}://{self.bucket}"
 
     @abc.abstractmethod
     def put(
@@ -202,9 +234,16 @@ class ObjectStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def create_upload(self, key: str, *, metadata: Mapping[str, str]) -> str:
+    def create_upload(self, key: str, *, metadata: Mapping[str, str], if_absent: bool) -> str:
         """Start a multipart upload to ``key`` carrying ``metadata``; return its upload id.
-        Nothing is visible at ``key`` until `complete_upload`."""
+        Nothing is visible at ``key`` until `complete_upload`.
+
+        ``if_absent`` is the condition the upload will be completed with (the caller passes
+        the same value to `complete_upload`). A store that fixes an upload's precondition
+        when it opens it (GCS resumable sessions) sends it here; a store that checks it at
+        the completion (S3) ignores it here. A store may check it early and raise
+        `PreconditionFailed` (an object is at ``key``) here or in `upload_part`.
+        """
 
     @abc.abstractmethod
     def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
@@ -212,7 +251,8 @@ class ObjectStore(abc.ABC):
 
         Every part but the last is exactly ``part_size`` bytes. An implementation whose store
         finalises on the last chunk (GCS resumable uploads) may hold a part back until
-        `complete_upload`. Raises `NoSuchUpload` if the upload is gone.
+        `complete_upload`. Raises `NoSuchUpload` if the upload is gone, `PreconditionFailed`
+        if the store checked an ``if_absent`` upload's condition early and found an object.
         """
 
     @abc.abstractmethod
@@ -229,7 +269,9 @@ class ObjectStore(abc.ABC):
         ``if_absent=True``: only if no object is at ``key``, else `PreconditionFailed`
         (the upload is left pending: the caller aborts it). May raise `ConditionalConflict`
         (retryable) or `NoSuchUpload` (already completed or aborted; a retry after a lost
-        response sees this: check the token with `head`).
+        response sees this: check the token with `head`). ``if_absent`` is the value the
+        upload was created with; an implementation may refuse (`InvalidTarget`) to complete
+        conditionally an upload created without the condition.
         """
 
     @abc.abstractmethod
@@ -244,20 +286,38 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo | None:
-        """The object at ``key`` with its metadata, or ``None`` if there is none."""
+        """The object at ``key`` with its metadata, or ``None`` if there is none (also when
+        the bucket does not exist)."""
 
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """The whole content of a (small) object; `ObjectNotFound` if there is none."""
 
     @abc.abstractmethod
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix`` (recursive, any order), without
-        metadata."""
+    def open_read(self, key: str) -> IO[bytes]:
+        """A binary stream of the object at ``key``: one version of it, never a mix of an
+        old and a new one while it is replaced. `ObjectNotFound` if there is none."""
 
     @abc.abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete the object at ``key``; an absent object is not an error."""
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix`` (recursive, any order), metadata
+        optional. Lazy: pages are fetched as the iterator is consumed, so
+        ``next(store.list(p), None)`` costs one request."""
+
+    @abc.abstractmethod
+    def list_dir(self, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+        """One level under ``prefix`` (``""`` or ending in ``/``): the objects directly there,
+        and the sub-prefixes (each ending in ``/``) that hold more (a delimiter listing)."""
+
+    @abc.abstractmethod
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete the object at ``key``; an absent object is not an error.
+
+        ``if_match`` (an etag from `head` or `list`): delete only that version; if another
+        version is there, raise `PreconditionFailed` and leave it. This is what makes "check
+        the writer token, then delete" safe against a writer that replaces the object in
+        between. A store that ignores the condition deletes whatever is there.
+        """
 
     @abc.abstractmethod
     def copy(
@@ -411,14 +471,39 @@ def _exists_error(url: str, what: str = "output") -> TargetExistsError:
     )
 
 
+# -- a store that stops answering in the middle of a commit -----------------------------------
+
+
+def _interrupted(exc: StoreUnavailable, url: str, outcome: str) -> StoreUnavailable:
+    """``exc`` (the store could not be reached) with what is known of the outcome of the
+    commit of ``url`` that it interrupted; raise it ``from exc``."""
+    return StoreUnavailable(f"{exc.message}. {outcome}", url)
+
+
+def _nothing_published(url: str) -> str:
+    return (
+        f"The commit of {url} was interrupted before anything was published: {url} is as it "
+        "was; write again once the store answers"
+    )
+
+
+def _outcome_unknown(url: str, token: str, request: str = "the request that publishes it") -> str:
+    return (
+        f"The commit of {url} was interrupted and its outcome is unknown: {request} may have "
+        f"reached the store. Once the store answers, check whether {url} exists (what this "
+        f"writer published carries writer token {token}); write again only if it does not"
+    )
+
+
 # -- one file ---------------------------------------------------------------------------------
 
 
 class _Chunker:
-    """Collects written bytes; past one part, streams them as a multipart upload (unpublished)."""
+    """Collects written bytes; past one part, streams them as a multipart upload (unpublished),
+    created with the condition (``if_absent``) it will be completed with."""
 
-    def __init__(self, store: ObjectStore, key: str, token: str) -> None:
-        self.store, self.key, self.token = store, key, token
+    def __init__(self, store: ObjectStore, key: str, token: str, *, if_absent: bool) -> None:
+        self.store, self.key, self.token, self.if_absent = store, key, token, if_absent
         self.buf = bytearray()
         self.upload_id: str | None = None
         self.parts: list[tuple[int, str]] = []
@@ -434,10 +519,15 @@ class _Chunker:
             self._flush(part_size)
 
     def _flush(self, n: int) -> None:
-        if self.upload_id is None:
-            self.upload_id = self.store.create_upload(self.key, metadata=_meta(self.token))
-        number = len(self.parts) + 1
-        etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
+        try:
+            if self.upload_id is None:
+                self.upload_id = self.store.create_upload(
+                    self.key, metadata=_meta(self.token), if_absent=self.if_absent
+                )
+            number = len(self.parts) + 1
+            etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
+        except PreconditionFailed:  # a store that checks the condition early (GCS may)
+            raise _exists_error(self.store.url(self.key), "file") from None
         self.parts.append((number, etag))
         del self.buf[:n]
 
@@ -460,7 +550,11 @@ class ObjectFileWriter(FileWriter):
     Up to one part it is a single put (``If-None-Match: *`` on S3); beyond, the parts stream
     as a multipart upload that the commit completes conditionally. No temporary key, no copy.
     ``if_exists="overwrite"`` makes the same request unconditional: an atomic replace.
+    A store that stops answering during the commit raises `StoreUnavailable` saying whether
+    the outcome is known (before the publishing request) or unknown (during it).
     """
+
+    log_protocol = "objectstore-conditional-write"
 
     def __init__(
         self,
@@ -477,7 +571,7 @@ class ObjectFileWriter(FileWriter):
         self._key = key
         self._if_exists = if_exists
         self._before_commit = before_commit
-        self._chunks = _Chunker(store, key, self.token)
+        self._chunks = _Chunker(store, key, self.token, if_absent=if_exists == "error")
 
     def flush(self) -> None:
         """Nothing to flush: bytes are sent as parts fill up, and published at `commit`.
@@ -491,10 +585,15 @@ class ObjectFileWriter(FileWriter):
             raise
 
     def _commit(self) -> None:
-        if self._before_commit is not None:
-            self._before_commit()
         store, key, chunks = self._store, self._key, self._chunks
+        url = store.url(key)
         exclusive = self._if_exists == "error"
+        try:
+            if self._before_commit is not None:
+                self._before_commit()
+            chunks.finish_parts()
+        except StoreUnavailable as exc:
+            raise _interrupted(exc, url, _nothing_published(url)) from exc
         try:
             if chunks.upload_id is None:
                 data = bytes(chunks.buf)
@@ -503,14 +602,15 @@ class ObjectFileWriter(FileWriter):
                 else:
                     store.put(key, data, metadata=_meta(self.token), if_absent=False)
                 return
-            chunks.finish_parts()
             if exclusive:
                 complete_exclusive(store, key, chunks.upload_id, chunks.parts, self.token)
             else:
                 store.complete_upload(key, chunks.upload_id, chunks.parts, if_absent=False)
             chunks.upload_id = None
         except _Taken:
-            raise _exists_error(store.url(key), "file") from None
+            raise _exists_error(url, "file") from None
+        except StoreUnavailable as exc:
+            raise _interrupted(exc, url, _outcome_unknown(url, self.token)) from exc
 
     def _discard(self) -> None:
         self._chunks.abort()
@@ -643,16 +743,16 @@ def _claimed_error(
     )
 
 
-def _parallel(fn: Callable[[_Entry], None], entries: Sequence[_Entry]) -> None:
-    """Run ``fn`` on every entry, in parallel; wait for all; re-raise the first failure
+def _parallel(fn: Callable[[_T], object], items: Sequence[_T]) -> None:
+    """Run ``fn`` on every item, in parallel; wait for all; re-raise the first failure
     (a `_Taken` first, as it decides the error the caller reports)."""
-    if len(entries) <= 1:
-        for e in entries:
-            fn(e)
+    if len(items) <= 1:
+        for item in items:
+            fn(item)
         return
     errors: list[BaseException] = []
-    with concurrent.futures.ThreadPoolExecutor(min(PUBLISH_THREADS, len(entries))) as pool:
-        for fut in [pool.submit(fn, e) for e in entries]:
+    with concurrent.futures.ThreadPoolExecutor(min(PUBLISH_THREADS, len(items))) as pool:
+        for fut in [pool.submit(fn, item) for item in items]:
             exc = fut.exception()
             if exc is not None:
                 errors.append(exc)
@@ -661,16 +761,23 @@ def _parallel(fn: Callable[[_Entry], None], entries: Sequence[_Entry]) -> None:
         raise errors[0]
 
 
-def _parallel_keys(fn: Callable[[str], None], keys: Sequence[str]) -> None:
-    _parallel(lambda e: fn(e.name), [_Entry(k, 0, "") for k in keys])
+def _delete_version(store: ObjectStore, key: str, etag: str | None) -> bool:
+    """Delete ``key`` if it is still the version ``etag`` (any version for ``None``);
+    whether it was deleted (an object replaced meanwhile is not)."""
+    try:
+        store.delete(key, if_match=etag or None)
+    except PreconditionFailed:
+        return False
+    return True
 
 
 def _delete_if_ours(store: ObjectStore, key: str, token: str) -> bool:
+    """Delete ``key`` if the object there carries ``token``. The delete names the version
+    that was checked, so an object that another writer put there in between stays."""
     info = store.head(key)
-    if info is not None and _token_of(info) == token:
-        store.delete(key)
-        return True
-    return False
+    if info is None or _token_of(info) != token:
+        return False
+    return _delete_version(store, key, info.etag)
 
 
 def _abort_entries(store: ObjectStore, d: str, entries: Sequence[_Entry]) -> None:
@@ -681,16 +788,39 @@ def _abort_entries(store: ObjectStore, d: str, entries: Sequence[_Entry]) -> Non
         e.release()
 
 
-def _delete_prefix(store: ObjectStore, key: str) -> int:
-    """Delete the object ``key`` and every object under ``key/``; return how many."""
-    keys = [o.key for o in store.list(key) if o.key == key or o.key.startswith(key + "/")]
-    _parallel_keys(store.delete, keys)
-    return len(keys)
+def _delete_listed(store: ObjectStore, objects: Iterable[ObjectInfo]) -> int:
+    """Delete ``objects`` in parallel, each in the version listed (an object rewritten since
+    the listing stays); return how many were deleted."""
+    deleted = []
+    _parallel(lambda o: deleted.append(_delete_version(store, o.key, o.etag)), list(objects))
+    return sum(deleted)
+
+
+def delete_prefix(store: ObjectStore, key: str) -> int:
+    """Delete the object ``key`` and every object under ``key/``, each in the version that
+    the listing showed; return how many were deleted."""
+    return _delete_listed(
+        store, [o for o in store.list(key) if o.key == key or o.key.startswith(key + "/")]
+    )
+
+
+def delete_output(store: ObjectStore, prefix: str, keys: Iterable[str]) -> None:
+    """Delete ``keys`` (objects under the output ``prefix``): its ``_SUCCESS`` first, so that
+    the output stops existing before it thins (absent, never mixed); then the files, in
+    parallel; its claim last, so that no writer claims the prefix while it empties."""
+    d = _dir(prefix)
+    claim, success = d + CLAIM, d + SUCCESS
+    keys = set(keys)
+    if success in keys:
+        store.delete(success)
+    _parallel(store.delete, sorted(keys - {claim, success}))
+    if claim in keys:
+        store.delete(claim)
 
 
 def _clear_for_overwrite(store: ObjectStore, prefix: str, stale_after: float) -> None:
-    """Empty ``prefix`` before an overwrite: ``_SUCCESS`` first (the output is absent from
-    then on, never mixed), then the files, then the old claim."""
+    """Empty ``prefix`` before an overwrite (see `delete_output`); a claim without
+    ``_SUCCESS`` (a commit in progress, or abandoned) is not overwritten."""
     d = _dir(prefix)
     keys = {o.key for o in store.list(d)}
     if not keys:
@@ -698,11 +828,40 @@ def _clear_for_overwrite(store: ObjectStore, prefix: str, stale_after: float) ->
     claim, success = d + CLAIM, d + SUCCESS
     if claim in keys and success not in keys:
         raise _claimed_error(store, prefix, store.head(claim), stale_after)
-    if success in keys:
-        store.delete(success)
-    _parallel_keys(store.delete, sorted(keys - {claim, success}))
-    if claim in keys:
-        store.delete(claim)
+    delete_output(store, prefix, keys)
+
+
+def _directory_outcome(phase: str, url: str, token: str, rolled_back: bool) -> str:
+    """What is known of a directory commit that the store interrupted in ``phase``."""
+    if phase == "clear":
+        return (
+            f"The commit of {url} was interrupted while it removed the output it replaces: "
+            f"that output may be partly gone, and no longer counts as existing ({SUCCESS} "
+            "goes first); write again once the store answers"
+        )
+    if phase == "claim":
+        return (
+            f"The commit of {url} was interrupted at its claim: nothing of this writer is "
+            "visible, but its claim may have been written. Once the store answers, write "
+            f"again; if writers are then refused with IncompleteCommit, run `targets recover "
+            f"{url}` first"
+        )
+    if phase == "success":
+        return _outcome_unknown(url, token, f"the request that writes its {SUCCESS}") + (
+            f", else run `targets recover {url}` (it finishes the commit)"
+        )
+    if rolled_back:
+        return (
+            f"The commit of {url} was interrupted while it published its files: it is not "
+            "committed, and what it had published was removed again; write again once the "
+            "store answers"
+        )
+    return (
+        f"The commit of {url} was interrupted while it published its files: it is not "
+        f"committed (no {SUCCESS}), but its claim and some of its files remain. Once the store "
+        f"answers, run `targets recover {url}` (it rolls the claim back, or forward when it "
+        "can), then write again if needed"
+    )
 
 
 def commit_directory(
@@ -726,7 +885,10 @@ def commit_directory(
        exclusively, staged objects copied; then exclusive create of ``_SUCCESS``.
     A failure in 3 deletes what this writer published (by token) and its claim, and
     re-raises; if that clean-up fails too, the claim stays and `recover` finishes the job.
-    The claim stays after a commit: it marks the prefix as taken for later writers.
+    A store that stops answering raises `StoreUnavailable` saying what is known of the
+    outcome; while ``_SUCCESS`` is being written nothing is rolled back (the output may be
+    committed: `recover` tells). The claim stays after a commit: it marks the prefix as
+    taken for later writers.
     """
     d = _dir(prefix)
     url = store.url(prefix)
@@ -734,17 +896,23 @@ def commit_directory(
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise InvalidTarget(f"output {url} names a file twice", url)
+    phase = "clear" if if_exists == "overwrite" else "claim"
     try:
         if if_exists == "overwrite":
             _clear_for_overwrite(store, prefix, stale_after)
+            phase = "claim"
         put_exclusive(store, claim_key, _encode_json(_claim_doc(token, entries, staging)), token)
     except _Taken as taken:
         _abort_entries(store, d, entries)
         raise _claimed_error(store, prefix, taken.info, stale_after) from None
+    except StoreUnavailable as exc:
+        _abort_entries(store, d, entries)
+        raise _interrupted(exc, url, _directory_outcome(phase, url, token, False)) from exc
     except BaseException:
         _abort_entries(store, d, entries)
         raise
 
+    phase = "publish"
     try:
         foreign = sorted(o.key for o in store.list(d) if o.key != claim_key)
         if foreign:
@@ -777,7 +945,13 @@ def commit_directory(
         for f in manifest["files"]:
             if etags.get(f["name"]):
                 f["etag"] = etags[f["name"]]
+        phase = "success"
         put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
+    except StoreUnavailable as exc:
+        rolled_back = False
+        if phase != "success":  # else the output may be committed: leave it to `recover`
+            rolled_back = _roll_back_own(store, d, token, entries)
+        raise _interrupted(exc, url, _directory_outcome(phase, url, token, rolled_back)) from exc
     except BaseException as exc:
         _roll_back_own(store, d, token, entries)
         if isinstance(exc, _Taken):
@@ -785,20 +959,20 @@ def commit_directory(
         raise
     if staging is not None:
         with contextlib.suppress(Exception):
-            _delete_prefix(store, staging)
+            delete_prefix(store, staging)
     return manifest
 
 
-def _roll_back_own(store: ObjectStore, d: str, token: str, entries: Sequence[_Entry]) -> None:
-    """Undo a failed publish: this writer's objects (checked by token), uploads, claim."""
+def _roll_back_own(store: ObjectStore, d: str, token: str, entries: Sequence[_Entry]) -> bool:
+    """Undo a failed publish: this writer's objects (checked by token), uploads, claim.
+    Whether that worked; if not, the claim stays and `recover` rolls it back later."""
     try:
         _abort_entries(store, d, entries)
-        _parallel_keys(
-            lambda k: _delete_if_ours(store, k, token) and None, [d + e.name for e in entries]
-        )
+        _parallel(lambda k: _delete_if_ours(store, k, token), [d + e.name for e in entries])
         _delete_if_ours(store, d + CLAIM, token)
-    except Exception:  # the claim stays: `recover` rolls it back later
-        pass
+    except Exception:
+        return False
+    return True
 
 
 class _PartStream(io.BufferedIOBase):
@@ -808,7 +982,8 @@ class _PartStream(io.BufferedIOBase):
         super().__init__()
         self._writer = writer
         self.name = name
-        self._chunks = _Chunker(writer._store, key, writer.token)
+        # Completed only after the claim, always exclusively (complete_exclusive).
+        self._chunks = _Chunker(writer._store, key, writer.token, if_absent=True)
 
     def writable(self) -> bool:
         return True
@@ -836,13 +1011,22 @@ class ObjectDirectoryWriter(DirectoryWriter):
     as multipart uploads that stay pending; nothing is visible before the claim. Tools that
     need a path write under ``path`` (a hidden staging prefix); those objects are copied
     server-side at the commit, which costs O(bytes).
+
+    ``path`` is a URL (``s3://bucket/.name.targets-tmp-<token>``), the same kind of path as
+    `ObjectStaging.path`: ``filesystem`` (the backend's fsspec filesystem) takes it as it
+    is, since fsspec filesystems strip their own protocol, and so do tools that take a
+    filesystem and a path (``pyarrow.dataset.write_dataset(data, w.path,
+    filesystem=w.filesystem)``) or a URL and storage options (pandas, Dask).
+    ``w.filesystem._strip_protocol(w.path)`` is the bare ``bucket/key`` form.
     """
+
+    log_protocol = PROTOCOL
 
     def __init__(
         self,
         store: ObjectStore,
         prefix: str,
-        fsspec_fs: Any,
+        fsspec_fs: Callable[[], Any],
         *,
         if_exists: IfExists,
         before_commit: Callable[[], None] | None = None,
@@ -852,7 +1036,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self.token = new_token()
         self._store = store
         self._prefix = prefix
-        self.final = f"{store.bucket}/{prefix}" if prefix else store.bucket
+        self.final = store.url(prefix)
         self._fsspec = fsspec_fs
         self._if_exists = if_exists
         self._before_commit = before_commit
@@ -865,14 +1049,16 @@ class ObjectDirectoryWriter(DirectoryWriter):
 
     @property  # type: ignore[override]
     def path(self) -> str:
-        """A hidden staging prefix for tools that write by path (copied at the commit)."""
+        """The URL of a hidden staging prefix for tools that write by path (its objects are
+        copied to the output at the commit, then deleted)."""
         self._staging_used = True
-        return f"{self._store.bucket}/{self._staging}"
+        return self._store.url(self._staging)
 
     @property
     def filesystem(self) -> Any:
+        """The backend's fsspec filesystem; it takes ``path`` (a URL) as it is."""
         self._staging_used = True
-        return self._fsspec
+        return self._fsspec()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._store.url(self._prefix)!r} {self.state.value}>"
@@ -937,11 +1123,15 @@ class ObjectDirectoryWriter(DirectoryWriter):
         return _entries_from_staging(self._store, self._staging, self._store.url(self._prefix))
 
     def _commit(self) -> dict[str, Any]:
-        for stream in list(self._open.values()):
-            stream.close()
-        if self._before_commit is not None:
-            self._before_commit()
-        staged = self._staged_entries()
+        try:
+            for stream in list(self._open.values()):
+                stream.close()
+            if self._before_commit is not None:
+                self._before_commit()
+            staged = self._staged_entries()
+        except StoreUnavailable as exc:
+            url = self._store.url(self._prefix)
+            raise _interrupted(exc, url, _nothing_published(url)) from exc
         clash = sorted(set(self._entries) & {e.name for e in staged})
         if clash:
             url = self._store.url(self._prefix)
@@ -968,27 +1158,35 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._entries.clear()
         if self._staging_used:
             with contextlib.suppress(Exception):
-                _delete_prefix(self._store, self._staging)
+                delete_prefix(self._store, self._staging)
 
 
-def _entries_from_staging(store: ObjectStore, staging: str, url: str) -> list[_Entry]:
-    """The files a tool wrote under the staging prefix, as entries to copy."""
+def _entries_from_staging(
+    store: ObjectStore, staging: str, url: str, *, output: bool = False
+) -> list[_Entry]:
+    """The files under the prefix ``staging``, as entries to copy into the output ``url``.
+
+    ``output=True``: ``staging`` is a committed output being copied, whose own claim is left
+    behind like its ``_SUCCESS``; otherwise a file a tool named like the claim is an error.
+    """
     d = staging + "/"
     entries = []
     for o in store.list(d):
         name = o.key[len(d) :]
         if not name or name.endswith("/") or name == SUCCESS:
             continue  # directory markers; a tool's own empty _SUCCESS (ours replaces it)
+        if name == CLAIM:
+            if output:
+                continue
+            raise CommitError(f"cannot commit {url}: a staged file is named {CLAIM}", url)
         try:
             check_relative_name(name, url)
         except InvalidTarget as exc:
             raise CommitError(
-                f"cannot commit {url}: the staged file {name!r} has a name that cannot be "
-                f"part of an output ({exc}); nothing was published",
+                f"cannot commit {url}: the file {name!r} under {store.url(staging)} has a name "
+                f"that cannot be part of an output ({exc}); nothing was published",
                 url,
             ) from None
-        if name == CLAIM:
-            raise CommitError(f"cannot commit {url}: a staged file is named {CLAIM}", url)
         entries.append(_Entry(name, o.size, "copy", source=o.key))
     return entries
 
@@ -1020,23 +1218,39 @@ class ObjectStaging(Staging):
         self._before_commit = before_commit
         self._stale_after = stale_after
         self._staging = staging_key(prefix, self.token)
-        self.path = f"{store.bucket}/{self._staging}"
+        self.path = store.url(self._staging)
+        """The URL where the tool writes (``targets.fs.filesystem(path).fsspec`` opens it)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r} {self.state.value}>"
 
     def _commit(self) -> dict[str, Any] | None:
         store, url = self._store, self._store.url(self._key)
-        if self._before_commit is not None:
-            self._before_commit()
-        if self._directory:
-            entries = _entries_from_staging(store, self._staging, url)
-            if not entries and store.head(self._staging) is not None:
-                raise NotADirectory(
-                    f"cannot commit the directory output {url}: a file was written at its "
-                    f"temporary path {self.path}",
+        try:
+            if self._before_commit is not None:
+                self._before_commit()
+            if self._directory:
+                entries = _entries_from_staging(store, self._staging, url)
+                if not entries and store.head(self._staging) is not None:
+                    raise NotADirectory(
+                        f"cannot commit the directory output {url}: a file was written at its "
+                        f"temporary path {self.path}",
+                        url,
+                    )
+            elif store.head(self._staging) is None:
+                if next(store.list(self._staging + "/"), None) is not None:
+                    raise IsADirectory(
+                        f"cannot commit the file output {url}: a directory was written at its "
+                        f"temporary path {self.path}",
+                        url,
+                    )
+                raise CommitError(
+                    f"cannot commit {url}: nothing was written to the temporary path {self.path}",
                     url,
                 )
+        except StoreUnavailable as exc:
+            raise _interrupted(exc, url, _nothing_published(url)) from exc
+        if self._directory:
             return commit_directory(
                 store,
                 self._key,
@@ -1046,36 +1260,91 @@ class ObjectStaging(Staging):
                 staging=self._staging,
                 stale_after=self._stale_after,
             )
-        if store.head(self._staging) is None:
-            if any(True for _ in store.list(self._staging + "/")):
-                raise IsADirectory(
-                    f"cannot commit the file output {url}: a directory was written at its "
-                    f"temporary path {self.path}",
-                    url,
-                )
-            raise CommitError(
-                f"cannot commit {url}: nothing was written to the temporary path {self.path}",
-                url,
-            )
-        exclusive = self._if_exists == "error"
         try:
-            _conditional(
-                store,
-                self._key,
-                self.token,
-                lambda: store.copy(
-                    self._staging, self._key, metadata=_meta(self.token), if_absent=exclusive
-                ),
+            _copy_conditional(
+                store, self._staging, self._key, self.token, if_absent=self._if_exists == "error"
             )
         except _Taken:
             raise _exists_error(url, "file") from None
+        except StoreUnavailable as exc:
+            raise _interrupted(exc, url, _outcome_unknown(url, self.token)) from exc
         with contextlib.suppress(Exception):
             store.delete(self._staging)
         return None
 
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
-            _delete_prefix(self._store, self._staging)
+            delete_prefix(self._store, self._staging)
+
+
+def _copy_conditional(
+    store: ObjectStore, src: str, dst: str, token: str, *, if_absent: bool
+) -> str:
+    """Copy ``src`` onto ``dst`` server-side, tagged with ``token``; return the etag. With
+    ``if_absent``, `_Taken` when another writer's object is there (G7 as for a put)."""
+    return _conditional(
+        store,
+        dst,
+        token,
+        lambda: store.copy(src, dst, metadata=_meta(token), if_absent=if_absent),
+    )
+
+
+# -- the single-object primitives of an AtomicFS, and directory copies ------------------------
+
+
+def create_object(store: ObjectStore, key: str, data: bytes) -> None:
+    """Create ``key`` holding ``data`` with one conditional put, if nothing is there;
+    `TargetExistsError` otherwise. A retry after a lost response that finds this call's own
+    object reports success (G7)."""
+    token = new_token()
+    url = store.url(key)
+    try:
+        put_exclusive(store, key, data, token)
+    except _Taken:
+        raise _exists_error(url, "file") from None
+    except StoreUnavailable as exc:
+        raise _interrupted(exc, url, _outcome_unknown(url, token)) from exc
+
+
+def copy_object(store: ObjectStore, src: str, dst: str) -> str:
+    """Copy the object ``src`` onto ``dst`` server-side, published only if nothing is at
+    ``dst`` (`TargetExistsError`); `TargetNotFound` if ``src`` is missing. Return the new
+    object's etag."""
+    token = new_token()
+    url = store.url(dst)
+    try:
+        return _copy_conditional(store, src, dst, token, if_absent=True)
+    except _Taken:
+        raise _exists_error(url, "copy") from None
+    except ObjectNotFound:
+        raise TargetNotFound(
+            f"cannot copy {store.url(src)} to {url}: the source does not exist", store.url(src)
+        ) from None
+    except StoreUnavailable as exc:
+        raise _interrupted(exc, url, _outcome_unknown(url, token, "the copy")) from exc
+
+
+def copy_directory(
+    store: ObjectStore, src: str, dst: str, *, stale_after: float = STALE_CLAIM_AFTER
+) -> dict[str, Any]:
+    """Copy every object under ``src/`` to ``dst/`` with claim -> server-side copies ->
+    ``_SUCCESS`` (`commit_directory`), so that ``dst`` appears whole or not at all and
+    never replaces anything. ``src``'s own ``_SUCCESS`` and claim are not copied; the new
+    manifest lists the copied files. `TargetNotFound` if nothing is under ``src/``.
+    Return the manifest."""
+    url = store.url(dst)
+    try:
+        entries = _entries_from_staging(store, src, url, output=True)
+    except StoreUnavailable as exc:
+        raise _interrupted(exc, url, _nothing_published(url)) from exc
+    if not entries:
+        raise TargetNotFound(
+            f"cannot copy {store.url(src)} to {url}: there is nothing to copy", store.url(src)
+        )
+    return commit_directory(
+        store, dst, new_token(), entries, if_exists="error", stale_after=stale_after
+    )
 
 
 # -- recovery, cleanup, capability probe ------------------------------------------------------
@@ -1181,7 +1450,7 @@ def recover(store: ObjectStore, prefix: str, how: str = "auto", *, stale_after: 
                 url,
             ) from None
         if staging is not None and _is_staging_of(staging, prefix, token):
-            _delete_prefix(store, staging)
+            delete_prefix(store, staging)
         return f"rolled {url} forward: published {len(entries)} file(s) and {SUCCESS}"
 
     removed = 0
@@ -1191,7 +1460,7 @@ def recover(store: ObjectStore, prefix: str, how: str = "auto", *, stale_after: 
         if _delete_if_ours(store, d + e.name, token):
             removed += 1
     if staging is not None and _is_staging_of(staging, prefix, token):
-        _delete_prefix(store, staging)
+        delete_prefix(store, staging)
     _delete_if_ours(store, claim_key, token)
     return (
         f"rolled {url} back: removed {removed} published file(s) of writer {token} and its "
@@ -1212,7 +1481,8 @@ def cleanup(
     ``prefix`` and beside it; nothing else (claims and committed data are never touched).
 
     An upload is stale when it was created more than ``older_than`` ago; a staging prefix
-    when its newest object is that old. ``dry_run`` only reports.
+    when its newest object is that old. A stale prefix loses exactly the object versions
+    that the listing showed: an object written there since stays. ``dry_run`` only reports.
     """
     report = CleanupReport(dry_run=dry_run)
     cutoff = _now() - older_than
@@ -1236,11 +1506,13 @@ def cleanup(
             store.abort_upload(u.key, u.upload_id)
 
     newest: dict[str, _dt.datetime] = {}
+    found: dict[str, list[ObjectInfo]] = {}
 
     def note(root: str, o: ObjectInfo) -> None:
         when = o.last_modified or _now()
         if root not in newest or when > newest[root]:
             newest[root] = when
+        found.setdefault(root, []).append(o)
 
     scans = [store.list(beside)] if name else []
     scans.append(store.list(d))
@@ -1265,7 +1537,7 @@ def cleanup(
             continue
         report.removed.append(store.url(root))
         if not dry_run:
-            _delete_prefix(store, root)
+            _delete_listed(store, found[root])
     return report
 
 

@@ -3,8 +3,10 @@
 GCS has no rename of prefixes, but it has a conditional create: a write sent with
 ``ifGenerationMatch=0`` succeeds only if no live object has that name, and is refused with
 412 otherwise. That request is the commit point of every output here. The commit protocols
-themselves live in `targets.fs._objectstore` (written once for S3 and GCS); this module is
-the GCS side of its `ObjectStore` interface, plus the `AtomicFS` that wires them together.
+themselves live in `targets.fs._objectstore` and the `AtomicFS` in
+`targets.fs._objectfs.ObjectStoreFS` (written once for S3, GCS and simulated stores); this
+module is what is GCS's own: the `ObjectStore` adapter over gcsfs, the storage options, and
+``objects.move`` as the rename of one object.
 
 * **File outputs**: one exclusive write straight to the final name, no temporary object,
   no copy. A file of at most one part (``part_size``) is held in memory and sent as one
@@ -17,6 +19,8 @@ the GCS side of its `ObjectStore` interface, plus the `AtomicFS` that wires them
   fake-gcs-server, really conditions). Files smaller than one part are held back and written
   after the claim with one exclusive request each; larger files stream as resumable
   sessions that are finalised only after the claim.
+* **Deletes after a check** (recovery, clean-up, a writer's own roll-back, the source of a
+  rename) name the generation they checked (``ifGenerationMatch=<generation>``).
 
 Every object written here carries its writer token in custom metadata (``targets-writer``),
 so that a conditional write whose response was lost, and whose retry is then told "already
@@ -43,9 +47,7 @@ import io
 import json
 import threading
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
 from typing import IO, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
@@ -58,36 +60,15 @@ from gcsfs.retry import HttpError
 from targets.errors import (
     CommitError,
     InvalidTarget,
-    IsADirectory,
     MissingParentDirectory,
+    StoreUnavailable,
     TargetError,
     TargetExistsError,
     TargetNotFound,
-    UnsupportedGuarantee,
 )
 from targets.fs import _objectstore as objectstore
-from targets.fs._names import new_token
-from targets.fs._objectstore import (
-    TOKEN_KEY,
-    NoSuchUpload,
-    ObjectInfo,
-    ObjectNotFound,
-    ObjectStore,
-    PreconditionFailed,
-    UploadInfo,
-)
-from targets.fs.base import (
-    AtomicFS,
-    Capabilities,
-    CleanupReport,
-    DirectoryWriter,
-    FileWriter,
-    Guarantee,
-    IfExists,
-    Staging,
-    check_guarantee,
-    check_if_exists,
-)
+from targets.fs._objectfs import ObjectStoreFS
+from targets.fs.base import Capabilities
 
 __all__ = ["GCSFS", "GCSStore"]
 
@@ -145,13 +126,19 @@ def _map_errors(
     except FileNotFoundError as exc:
         raise TargetNotFound(f"cannot {action} {url}: there is no such object", url) from exc
     except HttpError as exc:
+        if exc.code in (503, 504):
+            raise StoreUnavailable(
+                f"cannot {action} {url}: GCS{where} is unavailable ({exc.code}) and kept "
+                "refusing through the retries; try again later",
+                url,
+            ) from exc
         raise failure(
             f"cannot {action} {url}: GCS answered {exc.code}: {exc.message}", url
         ) from exc
     except (aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError) as exc:
-        raise failure(
+        raise StoreUnavailable(
             f"cannot {action} {url}: could not reach GCS{where} ({type(exc).__name__}); "
-            "check the endpoint and the network, then retry",
+            "check the endpoint and the network",
             url,
         ) from exc
     except ValueError as exc:  # gcsfs: 400 answers that say "invalid", requester pays
@@ -188,6 +175,8 @@ class _Session:
     held: bytes | None = None
     """The last part, held back: sending it finalises the object."""
     md5: Any = dataclasses.field(default_factory=hashlib.md5)
+    if_absent: bool = True
+    """Whether the session was opened with ``ifGenerationMatch=0``."""
 
 
 def _md5_b64(data: bytes) -> str:
@@ -207,10 +196,10 @@ def _parse_time(doc: Mapping[str, Any]) -> _dt.datetime | None:
     return _dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
-def _info(doc: Mapping[str, Any]) -> ObjectInfo:
+def _info(doc: Mapping[str, Any]) -> objectstore.ObjectInfo:
     """An `ObjectInfo` from a GCS object resource; the etag is the object's generation."""
     metadata = {str(k).lower(): str(v) for k, v in (doc.get("metadata") or {}).items()}
-    return ObjectInfo(
+    return objectstore.ObjectInfo(
         key=str(doc["name"]),
         size=int(doc.get("size", 0)),
         etag=str(doc.get("generation", "")),
@@ -219,16 +208,17 @@ def _info(doc: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-class GCSStore(ObjectStore):
+class GCSStore(objectstore.ObjectStore):
     """One bucket's primitives for the object-store protocols, over gcsfs's JSON API.
 
     * `put` is a single-request upload; ``if_absent`` sends ``ifGenerationMatch=0`` (412 ->
       `PreconditionFailed`). fake-gcs-server and GCS both enforce it atomically.
-    * `create_upload` opens a resumable session, with ``ifGenerationMatch=0`` when the store
-      was made with ``exclusive_uploads=True`` (the default): GCS fixes an upload's
-      precondition when the session is opened, so the intent must be known then. A store for
-      overwrites is made with ``exclusive_uploads=False``. Real GCS checks the precondition
-      when it finalises the session; fake-gcs-server never checks it.
+    * `create_upload` opens a resumable session, with ``ifGenerationMatch=0`` when
+      ``if_absent``: GCS fixes an upload's precondition when the session is opened, so the
+      intent must be known then; such a session cannot be completed without it, nor one
+      opened without it completed with it. Real GCS checks the precondition when it
+      finalises the session (a 412 on opening or on a chunk is `PreconditionFailed` too);
+      fake-gcs-server never checks it.
     * `upload_part` sends each full part as a non-final chunk (a multiple of 256 KiB) and
       holds back a shorter last part: sending it finalises the object, so `complete_upload`
       sends it. Held-back bytes live in this process only.
@@ -239,6 +229,10 @@ class GCSStore(ObjectStore):
       adapter also looks first (one more request). Under a race only real GCS decides.
     * `list_uploads` yields nothing: GCS cannot list resumable sessions; an abandoned one is
       never visible and expires after a week.
+    * `delete` with ``if_match`` sends ``ifGenerationMatch=<generation>`` (412 ->
+      `PreconditionFailed`); real GCS enforces it, fake-gcs-server ignores it.
+    * `list` fetches one page (1,000 objects) per step of the iterator; `open_read` reads the
+      whole object with one request (one generation).
     """
 
     scheme = "gs"
@@ -249,9 +243,6 @@ class GCSStore(ObjectStore):
         bucket: str,
         *,
         part_size: int = DEFAULT_PART_SIZE,
-        exclusive_uploads: bool = True,
-        sessions: dict[str, _Session] | None = None,
-        lock: threading.Lock | None = None,
     ) -> None:
         if part_size < MIN_CHUNK or part_size % MIN_CHUNK:
             raise InvalidTarget(
@@ -261,23 +252,11 @@ class GCSStore(ObjectStore):
         self.gcs = gcs
         self.bucket = bucket
         self.part_size = part_size
-        self.exclusive_uploads = exclusive_uploads
-        self._sessions: dict[str, _Session] = {} if sessions is None else sessions
-        self._lock = lock or threading.Lock()
+        self._sessions: dict[str, _Session] = {}
+        self._lock = threading.Lock()
 
-    def with_uploads(self, *, exclusive: bool) -> GCSStore:
-        """The same bucket, opening resumable sessions with or without the precondition
-        (and sharing this store's knowledge of open sessions)."""
-        if exclusive == self.exclusive_uploads:
-            return self
-        return GCSStore(
-            self.gcs,
-            self.bucket,
-            part_size=self.part_size,
-            exclusive_uploads=exclusive,
-            sessions=self._sessions,
-            lock=self._lock,
-        )
+    def __repr__(self) -> str:
+        return f"GCSStore(bucket={self.bucket!r}, endpoint={self.endpoint!r})"
 
     @property
     def endpoint(self) -> str:
@@ -338,7 +317,7 @@ class GCSStore(ObjectStore):
                 json_out=True,
             )
         except FileExistsError:
-            raise PreconditionFailed(key, "an object exists (412)") from None
+            raise objectstore.PreconditionFailed(key, "an object exists (412)") from None
         except FileNotFoundError as exc:
             raise await self._missing(exc) from None
         return str(doc["generation"])
@@ -353,28 +332,30 @@ class GCSStore(ObjectStore):
 
     # -- resumable uploads ----------------------------------------------------------
 
-    async def _create_upload(self, key: str, metadata: Mapping[str, str]) -> str:
+    async def _create_upload(self, key: str, metadata: Mapping[str, str], if_absent: bool) -> str:
         try:
             headers, _ = await self.gcs._call(
                 "POST",
                 self._upload_url(),
                 uploadType="resumable",
-                ifGenerationMatch="0" if self.exclusive_uploads else None,
+                ifGenerationMatch="0" if if_absent else None,
                 json={"name": key, "metadata": dict(metadata)},
                 headers={"X-Upload-Content-Type": _OCTET},
             )
         except FileExistsError:
             # Real GCS may check the precondition before the finalisation (here, or at a
-            # chunk, which `_map_errors` turns into the same error): the output exists.
-            raise _exists(self.url(key)) from None
+            # chunk): the object exists.
+            raise objectstore.PreconditionFailed(key, "an object exists (412)") from None
         except FileNotFoundError as exc:
             raise await self._missing(exc) from None
         return str(headers["Location"])
 
-    def create_upload(self, key: str, *, metadata: Mapping[str, str]) -> str:
-        upload_id = self._run(key, "start an upload to", self._create_upload, key, metadata)
+    def create_upload(self, key: str, *, metadata: Mapping[str, str], if_absent: bool) -> str:
+        upload_id = self._run(
+            key, "start an upload to", self._create_upload, key, metadata, if_absent
+        )
         with self._lock:
-            self._sessions[upload_id] = _Session()
+            self._sessions[upload_id] = _Session(if_absent=if_absent)
         return upload_id
 
     def _session(self, key: str, upload_id: str) -> _Session:
@@ -383,7 +364,9 @@ class GCSStore(ObjectStore):
         if session is None:
             # Its offset and held-back bytes lived in another process (or were discarded).
             # (A status query cannot replace them: fake-gcs-server finalises on one.)
-            raise NoSuchUpload(key, "this process holds no state for the upload session")
+            raise objectstore.NoSuchUpload(
+                key, "this process holds no state for the upload session"
+            )
         return session
 
     async def _send_chunk(
@@ -401,6 +384,14 @@ class GCSStore(ObjectStore):
         )
         return headers, body
 
+    async def _send_part(self, key: str, upload_id: str, first: int, data: bytes) -> None:
+        try:
+            await self._send_chunk(upload_id, first, data, None)
+        except FileExistsError:
+            raise objectstore.PreconditionFailed(key, "an object exists (412)") from None
+        except FileNotFoundError:
+            raise objectstore.NoSuchUpload(key, "the upload session is gone") from None
+
     def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
         session = self._session(key, upload_id)
         if session.held is not None:
@@ -414,10 +405,7 @@ class GCSStore(ObjectStore):
         if len(data) % MIN_CHUNK:
             session.held = data
             return f"{first}-{first + len(data)}:held"
-        try:
-            self._run(key, "upload to", self._send_chunk, upload_id, first, data, None)
-        except TargetNotFound:
-            raise NoSuchUpload(key, "the upload session is gone") from None
+        self._run(key, "upload to", self._send_part, key, upload_id, first, data)
         session.offset += len(data)
         return f"{first}-{session.offset}"
 
@@ -427,12 +415,14 @@ class GCSStore(ObjectStore):
         try:
             _, body = await self._send_chunk(upload_id, session.offset, held, total)
         except FileExistsError:
-            raise PreconditionFailed(key, "an object exists (412 at finalisation)") from None
+            raise objectstore.PreconditionFailed(
+                key, "an object exists (412 at finalisation)"
+            ) from None
         except FileNotFoundError:
             # Gone: finalised by an attempt whose response was lost (fake-gcs-server answers
             # a repeated finalisation with 404), cancelled, or expired. The caller resolves
             # it with the writer token.
-            raise NoSuchUpload(key, "the upload session is gone") from None
+            raise objectstore.NoSuchUpload(key, "the upload session is gone") from None
         doc = json.loads(body)
         size, md5 = int(doc.get("size", -1)), doc.get("md5Hash")
         expected_md5 = base64.b64encode(session.md5.digest()).decode()
@@ -453,10 +443,12 @@ class GCSStore(ObjectStore):
         self, key: str, upload_id: str, parts: Sequence[tuple[int, str]], *, if_absent: bool
     ) -> str:
         session = self._session(key, upload_id)
-        if if_absent and not self.exclusive_uploads:
+        if if_absent and not session.if_absent:
             raise InvalidTarget(
-                f"upload to {self.url(key)} was opened without ifGenerationMatch=0 and "
-                "cannot be completed exclusively on GCS; open it from an exclusive store"
+                f"the upload to {self.url(key)} was opened without ifGenerationMatch=0 and "
+                "cannot be completed exclusively: GCS fixes a session's precondition when it "
+                "opens; pass the same if_absent to create_upload and complete_upload",
+                self.url(key),
             )
         generation = self._run(key, "publish", self._finalise, key, upload_id, session)
         with self._lock:
@@ -475,19 +467,19 @@ class GCSStore(ObjectStore):
         if upload_id.startswith(("http://", "https://")):
             self._run(key, "cancel the upload to", self._abort, upload_id)
 
-    def list_uploads(self, prefix: str) -> Iterator[UploadInfo]:
+    def list_uploads(self, prefix: str) -> Iterator[objectstore.UploadInfo]:
         return iter(())
 
     # -- reads ----------------------------------------------------------------------
 
-    async def _head(self, key: str) -> ObjectInfo | None:
+    async def _head(self, key: str) -> objectstore.ObjectInfo | None:
         try:
             doc = await self.gcs._call("GET", self._object_url(key), json_out=True)
         except FileNotFoundError:
             return None
         return _info(doc)
 
-    def head(self, key: str) -> ObjectInfo | None:
+    def head(self, key: str) -> objectstore.ObjectInfo | None:
         """The object at ``key``; None if there is none (also when the bucket is missing)."""
         return self._run(key, "look up", self._head, key)
 
@@ -499,58 +491,73 @@ class GCSStore(ObjectStore):
             missing = await self._missing(exc)
             if isinstance(missing, _BucketNotFound):
                 raise missing from None
-            raise ObjectNotFound(key) from None
+            raise objectstore.ObjectNotFound(key) from None
         return bytes(data)
 
     def get(self, key: str) -> bytes:
         return self._run(key, "read", self._get, key)
 
-    async def _list(self, prefix: str, delimiter: str | None) -> tuple[list[ObjectInfo], list[str]]:
-        objects: list[ObjectInfo] = []
-        prefixes: list[str] = []
+    def open_read(self, key: str) -> IO[bytes]:
+        return io.BytesIO(self.get(key))
+
+    async def _list_page(
+        self, prefix: str, delimiter: str | None, page_token: str | None
+    ) -> dict[str, Any]:
+        try:
+            page: dict[str, Any] = await self.gcs._call(
+                "GET",
+                f"b/{quote(self.bucket, safe='')}/o",
+                prefix=prefix or None,
+                delimiter=delimiter,
+                pageToken=page_token,
+                maxResults=1000,
+                json_out=True,
+            )
+        except FileNotFoundError as exc:
+            raise await self._missing(exc) from None
+        return page
+
+    def _pages(self, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
         page_token: str | None = None
         while True:
-            try:
-                page = await self.gcs._call(
-                    "GET",
-                    f"b/{quote(self.bucket, safe='')}/o",
-                    prefix=prefix or None,
-                    delimiter=delimiter,
-                    pageToken=page_token,
-                    maxResults=1000,
-                    json_out=True,
-                )
-            except FileNotFoundError as exc:
-                raise await self._missing(exc) from None
-            objects.extend(_info(doc) for doc in page.get("items", []))
-            prefixes.extend(page.get("prefixes", []))
+            page = self._run(prefix, "list", self._list_page, prefix, delimiter, page_token)
+            yield page
             page_token = page.get("nextPageToken")
             if not page_token:
-                return objects, prefixes
+                return
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str) -> Iterator[objectstore.ObjectInfo]:
         """Every object under ``prefix``, by name, with its metadata (GCS lists it)."""
-        objects, _ = self._run(prefix, "list", self._list, prefix, None)
-        return iter(sorted(objects, key=lambda o: o.key))
+        for page in self._pages(prefix, None):
+            yield from (_info(doc) for doc in page.get("items", []))
 
-    def list_dir(self, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
-        """Objects directly under ``prefix`` (ending in ``/``) and the sub-prefixes there."""
-        return self._run(prefix, "list", self._list, prefix, "/")
+    def list_dir(self, prefix: str) -> tuple[list[objectstore.ObjectInfo], list[str]]:
+        objects: list[objectstore.ObjectInfo] = []
+        prefixes: list[str] = []
+        for page in self._pages(prefix, "/"):
+            objects.extend(_info(doc) for doc in page.get("items", []))
+            prefixes.extend(page.get("prefixes", []))
+        return objects, prefixes
 
     # -- deletes and copies ---------------------------------------------------------
 
     async def _delete(self, key: str, generation: str | None) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             await self.gcs._call("DELETE", self._object_url(key), ifGenerationMatch=generation)
+        except FileNotFoundError:
+            pass
+        except FileExistsError:
+            raise objectstore.PreconditionFailed(key, "another generation (412)") from None
 
-    def delete(self, key: str, *, generation: str | None = None) -> None:
-        """Delete ``key``; with ``generation``, only that version (real GCS answers 412
-        otherwise; fake-gcs-server ignores the precondition). Absent is not an error."""
-        self._run(key, "delete", self._delete, key, generation)
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete ``key``; with ``if_match`` (a generation), only that version (real GCS
+        answers 412 otherwise; fake-gcs-server ignores the precondition). Absent is not an
+        error."""
+        self._run(key, "delete", self._delete, key, if_match)
 
     async def _copy(self, src: str, dst: str, metadata: Mapping[str, str], if_absent: bool) -> str:
         if if_absent and await self._head(dst) is not None:
-            raise PreconditionFailed(dst, "an object exists")
+            raise objectstore.PreconditionFailed(dst, "an object exists")
         rewrite_token: str | None = None
         src_url = self._object_url(src)
         dst_url = self._object_url(dst).replace("b/", "", 1)
@@ -566,12 +573,12 @@ class GCSStore(ObjectStore):
                     json_out=True,
                 )
             except FileExistsError:
-                raise PreconditionFailed(dst, "an object exists (412)") from None
+                raise objectstore.PreconditionFailed(dst, "an object exists (412)") from None
             except FileNotFoundError as exc:
                 missing = await self._missing(exc)
                 if isinstance(missing, _BucketNotFound):
                     raise missing from None
-                raise ObjectNotFound(src) from None
+                raise objectstore.ObjectNotFound(src) from None
             if doc.get("done"):
                 return str(doc["resource"]["generation"])
             rewrite_token = doc["rewriteToken"]
@@ -580,6 +587,8 @@ class GCSStore(ObjectStore):
         return self._run(dst, "copy onto", self._copy, src, dst, metadata, if_absent)
 
     async def _move(self, src: str, dst: str) -> str:
+        """``objects.move`` with ``ifGenerationMatch=0``: a no-replace rename of one object
+        (real GCS; fake-gcs-server has no such call and answers 400)."""
         doc = await self.gcs._call(
             "POST",
             f"{self._object_url(src)}/moveTo/o/{quote(dst, safe='')}",
@@ -594,7 +603,7 @@ class GCSStore(ObjectStore):
 # -- the filesystem -------------------------------------------------------------------
 
 
-class GCSFS(AtomicFS):
+class GCSFS(ObjectStoreFS):
     """Atomic outputs on Google Cloud Storage (``gs://bucket/key``), over gcsfs.
 
     Storage options are gcsfs's (``token``, ``project``, ``endpoint_url``...), plus two of
@@ -603,10 +612,15 @@ class GCSFS(AtomicFS):
     * ``part_size`` (bytes, a multiple of 256 KiB; default 8 MiB): files up to this size are
       written with one request, larger ones stream as resumable uploads in chunks of it;
     * ``stale_claim_after`` (seconds; default 60): how old a claim without ``_SUCCESS`` must
-      be before a new writer reports `IncompleteCommit` instead of a commit in progress.
+      be before a new writer reports `IncompleteCommit` instead of a commit in progress, and
+      before `recover` touches it.
+
+    Everything but the adapter and the rename of one object (``objects.move``) is
+    `ObjectStoreFS`.
     """
 
     protocol = "gs"
+    aliases = ("gcs",)
     declared = Capabilities(
         noreplace_rename=True,
         noreplace_rename_dir=False,
@@ -623,23 +637,22 @@ class GCSFS(AtomicFS):
         part_size: int = DEFAULT_PART_SIZE,
         stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
     ) -> None:
+        GCSStore(gcs, "-", part_size=part_size)  # validates part_size now, not at first use
         self._gcs = gcs
         self.part_size = part_size
-        self.stale_claim_after = stale_claim_after
-        self._stores: dict[str, GCSStore] = {}
-        GCSStore(gcs, "-", part_size=part_size)  # validates part_size now, not at first use
+        super().__init__(
+            lambda bucket: GCSStore(gcs, bucket, part_size=part_size),
+            fsspec=gcs,
+            stale_claim_after=stale_claim_after,
+        )
 
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[GCSFS, str]:
-        scheme, sep, rest = url.partition("://")
-        if not sep or scheme.lower() not in ("gs", "gcs"):
-            raise InvalidTarget(f"{url!r} is not a gs:// or gcs:// URL", url)
-        path = rest.rstrip("/")
-        bucket, _, key = path.partition("/")
-        if not bucket:  # "gs://", "gs:///key"
-            raise InvalidTarget(f"{url!r} names no bucket; write gs://<bucket>/<path>", url)
+        cls._split_url(url)  # the scheme and the bucket
+        path = url.partition("://")[2].rstrip("/")
+        segments = path.partition("/")[2]
         if any(c in path for c in "#?\x00\\") or any(
-            part in ("", ".", "..") for part in key.split("/") if key
+            part in ("", ".", "..") for part in segments.split("/") if segments
         ):
             raise InvalidTarget(
                 f"{url!r} has an empty, '.' or '..' segment, or a '#', '?', '\\' or NUL; GCS "
@@ -661,312 +674,33 @@ class GCSFS(AtomicFS):
             ) from exc
         return cls(gcs, part_size=part_size, stale_claim_after=stale), path
 
-    # -- identity -------------------------------------------------------------------
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.declared
-
-    @property
-    def fsspec(self) -> GCSFileSystem:
-        return self._gcs
-
-    def url(self, path: str) -> str:
-        return f"gs://{path.strip('/')}"
-
-    def join(self, path: str, *names: str) -> str:
-        return "/".join([path.rstrip("/"), *(n.strip("/") for n in names if n)])
-
     def __repr__(self) -> str:
         return f"<GCSFS {self._gcs._location}>"
 
-    def store(self, bucket: str) -> GCSStore:
-        """The `ObjectStore` of ``bucket`` (one per bucket, shared by every writer)."""
-        store = self._stores.get(bucket)
-        if store is None:
-            store = self._stores.setdefault(
-                bucket, GCSStore(self._gcs, bucket, part_size=self.part_size)
-            )
-        return store
-
-    def _split(self, path: str) -> tuple[GCSStore, str]:
-        path = path.split("://", 1)[-1].strip("/")
-        bucket, _, key = path.partition("/")
-        if not bucket:
-            raise InvalidTarget("a GCS path needs a bucket: gs://<bucket>/<path>", path)
-        return self.store(bucket), key
-
-    def _need_key(self, path: str, what: str) -> tuple[GCSStore, str]:
-        store, key = self._split(path)
-        if not key:
-            raise InvalidTarget(
-                f"{self.url(path)} is a whole bucket; {what} needs a path inside it: "
-                f"gs://{store.bucket}/<path>",
-                self.url(path),
-            )
-        return store, key
-
-    def _errors(self, path: str, action: str, failure: type[TargetError] = TargetError) -> Any:
-        return _map_errors(
-            self.url(path), action, failure=failure, endpoint=str(self._gcs._location)
-        )
-
-    # -- reading and housekeeping ---------------------------------------------------
-
-    def _children(self, path: str) -> tuple[list[ObjectInfo], list[str]]:
-        store, key = self._split(path)
-        return store.list_dir(key + "/" if key else "")
-
-    def exists(self, path: str) -> bool:
-        """Whether an object is at ``path`` or objects live under ``path/``. A missing
-        bucket holds nothing: False."""
-        if self._split(path)[1] and self.isfile(path):
-            return True
-        try:
-            objects, prefixes = self._children(path)
-        except MissingParentDirectory:
-            return False
-        return bool(objects or prefixes)
-
-    def isfile(self, path: str) -> bool:
-        store, key = self._split(path)
-        return bool(key) and store.head(key) is not None
-
-    def isdir(self, path: str) -> bool:
-        try:
-            objects, prefixes = self._children(path)
-        except MissingParentDirectory:
-            return False
-        return bool(objects or prefixes)
-
-    def listdir(self, path: str) -> list[str]:
-        store, _ = self._split(path)
-        objects, prefixes = self._children(path)
-        names = {f"{store.bucket}/{o.key}" for o in objects if not o.key.endswith("/")}
-        names.update(f"{store.bucket}/{p.rstrip('/')}" for p in prefixes)
-        return sorted(names)
-
-    def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
-        """Directories are implicit on GCS: only checks the bucket (and ``raise_if_exists``)."""
-        store, key = self._split(path)
-        objects, prefixes = store.list_dir(key + "/" if key else "")  # raises if no bucket
-        if raise_if_exists and (objects or prefixes or (key and store.head(key))):
-            raise TargetExistsError(
-                f"cannot create the directory {self.url(path)}: something is there",
-                self.url(path),
-            )
-
-    def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
-        """Delete the object at ``path``, or every object under ``path/`` (``_SUCCESS``
-        first, so that a directory output stops counting as committed before it thins)."""
-        store, key = self._need_key(path, "remove")
-        if store.head(key) is not None:
-            store.delete(key)
-            return
-        under = [o.key for o in store.list(key + "/")]
-        if not under:
-            raise TargetNotFound(
-                f"cannot remove {self.url(path)}: nothing is there", self.url(path)
-            )
-        if not recursive:
-            raise IsADirectory(
-                f"cannot remove {self.url(path)}: it is a directory; pass recursive=True",
-                self.url(path),
-            )
-        first = [k for k in under if k == f"{key}/_SUCCESS"]
-        for k in first + [k for k in under if k not in first]:
-            store.delete(k)
-
-    def open_input(self, path: str) -> IO[bytes]:
-        store, key = self._need_key(path, "reading")
-        try:
-            data = store.get(key)
-        except ObjectNotFound:
-            if store.list_dir(key + "/") != ([], []):
-                raise IsADirectory(
-                    f"cannot read {self.url(path)}: it is a directory", self.url(path)
-                ) from None
-            raise TargetNotFound(
-                f"cannot read {self.url(path)}: there is no such object", self.url(path)
-            ) from None
-        return io.BytesIO(data)
-
-    # -- atomic primitives ----------------------------------------------------------
-
-    def put_if_absent(self, path: str, data: bytes) -> None:
-        """One single-request upload with ``ifGenerationMatch=0`` (G7: a retry that finds
-        this call's own object reports success)."""
-        store, key = self._need_key(path, "a write")
-        try:
-            objectstore.put_exclusive(store, key, bytes(data), new_token())
-        except objectstore._Taken:
-            raise _exists(self.url(path)) from None
-
-    def copy(self, src: str, dst: str) -> None:
-        """Server-side copy of one object (``objects.rewrite``), never replacing ``dst``."""
-        src_store, src_key = self._need_key(src, "a copy")
-        store, key = self._need_key(dst, "a copy")
-        if src_store.bucket != store.bucket:
-            raise InvalidTarget(
-                f"cannot copy {self.url(src)} to {self.url(dst)}: copies stay in one bucket",
-                self.url(dst),
-            )
-        token = new_token()
-        try:
-            objectstore._conditional(
-                store,
-                key,
-                token,
-                lambda: store.copy(src_key, key, metadata={TOKEN_KEY: token}, if_absent=True),
-            )
-        except objectstore._Taken:
-            raise _exists(self.url(dst)) from None
-        except ObjectNotFound:
-            raise TargetNotFound(
-                f"cannot copy {self.url(src)}: there is no such object", self.url(src)
-            ) from None
-
-    def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
-        """Rename one object with ``objects.move`` and ``ifGenerationMatch=0``: atomic and
-        never replacing on real GCS. Where the server has no ``objects.move``
-        (fake-gcs-server), a conditional copy then a delete of the source: never replacing,
-        never nesting, but both names exist for a moment. Prefixes (directories) cannot be
-        renamed atomically on GCS: `UnsupportedGuarantee` unless ``guarantee="best-effort"``.
-        """
-        check_guarantee(guarantee)
-        store, src_key = self._need_key(src, "a rename")
-        dst_store, dst_key = self._need_key(dst, "a rename")
-        if store.bucket != dst_store.bucket:
-            raise InvalidTarget(
-                f"cannot rename {self.url(src)} to {self.url(dst)}: renames stay in one bucket",
-                self.url(dst),
-            )
-        source = store.head(src_key)
-        if source is None:
-            if next(store.list(src_key + "/"), None) is None:
-                raise TargetNotFound(
-                    f"cannot rename {self.url(src)}: nothing is there", self.url(src)
-                )
-            self._rename_prefix(store, src_key, dst_key, guarantee)
-            return
-        if store.head(dst_key) is not None or next(store.list(dst_key + "/"), None):
-            raise _exists(self.url(dst))
-        try:
-            with _map_errors(self.url(dst), "rename onto", endpoint=store.endpoint):
-                try:
-                    sync(self._gcs.loop, store._move, src_key, dst_key)
-                    return
-                except FileExistsError:
-                    raise _exists(self.url(dst)) from None
-                except (HttpError, ValueError):
-                    pass  # no objects.move on this server: conditional copy, then delete
-            self.copy(src, dst)
-            store.delete(src_key, generation=source.etag)
-        except TargetExistsError:
-            raise
-        except FileNotFoundError as exc:  # the source vanished meanwhile
-            raise TargetNotFound(
-                f"cannot rename {self.url(src)}: it vanished", self.url(src)
-            ) from exc
-
-    def _rename_prefix(self, store: GCSStore, src: str, dst: str, guarantee: Guarantee) -> None:
+    def _rename_object(
+        self,
+        store: objectstore.ObjectStore,
+        src: str,
+        dst: str,
+        source: objectstore.ObjectInfo,
+    ) -> bool:
+        """``objects.move`` with ``ifGenerationMatch=0``: atomic and never replacing on real
+        GCS. False where the server has no ``objects.move`` (fake-gcs-server): the caller
+        then copies conditionally and deletes the source."""
+        assert isinstance(store, GCSStore)
         url = store.url(dst)
-        if guarantee == "strict":
-            raise UnsupportedGuarantee(
-                f"cannot rename the directory {store.url(src)} to {url} atomically: GCS has "
-                "no rename of prefixes. Write directory outputs with a DirectoryTarget "
-                "(claim and _SUCCESS), or pass guarantee='best-effort' to copy object by "
-                "object",
-                url,
-            )
-        warnings.warn(
-            f"renaming {store.url(src)} to {url} object by object: readers can see a "
-            "partial directory meanwhile",
-            stacklevel=3,
-        )
-        if next(store.list(dst + "/"), None) is not None or store.head(dst) is not None:
-            raise _exists(url)
-        for obj in list(store.list(src + "/")):
-            rel = obj.key[len(src) + 1 :]
-            self.copy(f"{store.bucket}/{obj.key}", f"{store.bucket}/{dst}/{rel}")
-            store.delete(obj.key, generation=obj.etag)
-
-    # -- commits --------------------------------------------------------------------
-
-    def open_output(
-        self,
-        path: str,
-        *,
-        if_exists: IfExists = "error",
-        guarantee: Guarantee = "strict",
-        durable: bool = True,
-    ) -> FileWriter:
-        """One file output, published by one exclusive write (see the module doc).
-
-        ``durable`` is accepted for symmetry: GCS acknowledges a write once it is durable.
-        """
-        check_if_exists(if_exists)
-        check_guarantee(guarantee)
-        store, key = self._need_key(path, "a file output")
-        return objectstore.ObjectFileWriter(
-            store.with_uploads(exclusive=if_exists == "error"),
-            key,
-            path,
-            if_exists=if_exists,
-        )
-
-    def directory_writer(
-        self,
-        path: str,
-        *,
-        if_exists: IfExists = "error",
-        guarantee: Guarantee = "strict",
-        durable: bool = True,
-    ) -> DirectoryWriter:
-        """A directory output: claim -> publish -> ``_SUCCESS`` (targets.fs._objectstore)."""
-        check_if_exists(if_exists)
-        check_guarantee(guarantee)
-        store, key = self._need_key(path, "a directory output")
-        return objectstore.ObjectDirectoryWriter(
-            store,
-            key,
-            self._gcs,
-            if_exists=if_exists,
-            stale_after=self.stale_claim_after,
-        )
-
-    def staging(
-        self,
-        path: str,
-        *,
-        directory: bool,
-        if_exists: IfExists = "error",
-        guarantee: Guarantee = "strict",
-        durable: bool = True,
-    ) -> Staging:
-        """A hidden sibling prefix; the commit copies it server-side (O(bytes))."""
-        check_if_exists(if_exists)
-        check_guarantee(guarantee)
-        store, key = self._need_key(path, "an output")
-        staging = objectstore.ObjectStaging(
-            store,
-            key,
-            directory=directory,
-            if_exists=if_exists,
-            stale_after=self.stale_claim_after,
-        )
-        # A URL, not a bare "bucket/key": tools and targets.fs.filesystem() take it as is
-        # (a bare path would name a local file).
-        staging.path = self.url(staging.path)
-        return staging
-
-    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
-        store, key = self._split(path)
-        return objectstore.cleanup(store, key, older_than=older_than, dry_run=dry_run)
-
-    def recover(self, path: str, how: str = "auto") -> str:
-        store, key = self._need_key(path, "recovery")
-        return objectstore.recover(store, key, how)
+        try:
+            with _map_errors(url, "rename onto", endpoint=store.endpoint):
+                sync(self._gcs.loop, store._move, src, dst)
+        except TargetExistsError:
+            raise _exists(url) from None
+        except TargetError as exc:
+            if not isinstance(exc, StoreUnavailable) and isinstance(
+                exc.__cause__, (HttpError, ValueError)
+            ):
+                return False  # no objects.move on this server
+            raise
+        return True
 
 
 def _exists(url: str) -> TargetExistsError:

@@ -24,7 +24,7 @@ PART = 256 * 1024
 
 def keys(afs: GCSFS, base: str) -> list[str]:
     """Every object under ``base``, relative to it."""
-    store, prefix = afs._split(base)
+    store, prefix = afs.locate(base)
     return sorted(o.key[len(prefix) + 1 :] for o in store.list(prefix + "/"))
 
 
@@ -43,7 +43,7 @@ def write_dir(afs: GCSFS, path: str, files: dict[str, bytes], **kwargs) -> dict:
 
 
 def afs_manifest(afs: GCSFS, path: str) -> dict:
-    store, key = afs._split(path)
+    store, key = afs.locate(path)
     return json.loads(store.get(key + "/_SUCCESS"))
 
 
@@ -142,7 +142,7 @@ def test_every_object_carries_its_writer_token(afs, base):
     with d.open("b", "wb") as f:
         f.write(b"b")
     manifest = d.commit()
-    store, prefix = afs._split(base)
+    store, prefix = afs.locate(base)
     assert store.head(f"{prefix}/f").metadata[objectstore.TOKEN_KEY] == w.token
     for name in ("a", "b", "_SUCCESS", "_targets_claim"):
         info = store.head(f"{prefix}/d/{name}")
@@ -208,7 +208,7 @@ def _crash_before(
 ) -> None:
     """Commit ``files`` but die (an exception out of the store) when ``key_suffix`` is
     about to be written, with the writer's own roll-back disabled (as if killed)."""
-    store, _ = afs._split(path)
+    store, _ = afs.locate(path)
 
     class Killed(BaseException):
         pass
@@ -246,7 +246,7 @@ def test_a_claim_without_success_is_incomplete_and_rolls_forward(afs, base, monk
 
 def test_a_claim_whose_files_are_lost_rolls_back_deleting_only_its_own(afs, base, monkeypatch):
     _crash_before(afs, f"{base}/t", {"a": b"a", "b": b"b"}, "/b", monkeypatch)
-    store, prefix = afs._split(f"{base}/t")
+    store, prefix = afs.locate(f"{base}/t")
     # an object the claim does not own, e.g. written by hand meanwhile, must survive
     store.put(prefix + "/notes.txt", b"keep", metadata={}, if_absent=True)
     assert "a" in keys(afs, f"{base}/t")  # published before the crash
@@ -301,10 +301,14 @@ def test_a_missing_bucket_is_a_clear_error_without_credentials(gcs_root: StoreRo
         t.read_bytes()
 
 
-def test_an_unreachable_endpoint_is_a_commit_error_naming_it(gcs_root: StoreRoot, fast_retries):
+def test_an_unreachable_endpoint_is_store_unavailable_naming_it(gcs_root: StoreRoot, fast_retries):
     options = dict(gcs_root.options, endpoint_url="http://127.0.0.1:9", skip_instance_cache=True)
     afs, path = targets.fs.resolve(gcs_root.child("x"), **options)
     w = afs.open_output(path)
     w.write(b"x")
-    with pytest.raises(targets.CommitError, match=r"could not reach GCS at http://127\.0\.0\.1:9"):
+    with pytest.raises(targets.StoreUnavailable) as info:
         w.commit()
+    assert isinstance(info.value, ConnectionError)
+    message = str(info.value)
+    assert "could not reach GCS at http://127.0.0.1:9" in message
+    assert "outcome is unknown" in message and w.token in message

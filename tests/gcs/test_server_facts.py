@@ -31,7 +31,8 @@ def test_single_request_uploads_honour_if_generation_match_0(store):
 def test_resumable_uploads_ignore_if_generation_match_0(store):
     s, p = store
     s.put(f"{p}/a", b"1", metadata=META, if_absent=True)
-    upload = s.create_upload(f"{p}/a", metadata=META)  # sent with ifGenerationMatch=0
+    # sent with ifGenerationMatch=0
+    upload = s.create_upload(f"{p}/a", metadata=META, if_absent=True)
     s.upload_part(f"{p}/a", upload, 1, b"2")
     s.complete_upload(f"{p}/a", upload, [], if_absent=True)  # real GCS: 412
     assert s.get(f"{p}/a") == b"2"
@@ -61,13 +62,13 @@ def _rewrite(s, src: str, dst: str) -> None:
 def test_deletes_ignore_if_generation_match(store):
     s, p = store
     s.put(f"{p}/a", b"1", metadata=META, if_absent=True)
-    s.delete(f"{p}/a", generation="1")  # not its generation: real GCS answers 412
+    s.delete(f"{p}/a", if_match="1")  # not its generation: real GCS answers 412
     assert s.head(f"{p}/a") is None
 
 
 def test_a_cancelled_session_can_still_be_finalised(store):
     s, p = store
-    upload = s.create_upload(f"{p}/a", metadata=META)
+    upload = s.create_upload(f"{p}/a", metadata=META, if_absent=True)
     sync(s.gcs.loop, s._abort, upload)  # real GCS: the session is gone (499, then 404)
     sync(
         s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"}, data=b"x"
@@ -77,7 +78,7 @@ def test_a_cancelled_session_can_still_be_finalised(store):
 
 def test_a_repeated_finalisation_is_404_so_the_token_decides(store):
     s, p = store
-    upload = s.create_upload(f"{p}/a", metadata=META)
+    upload = s.create_upload(f"{p}/a", metadata=META, if_absent=True)
     sync(
         s.gcs.loop, s.gcs._call, "PUT", upload, headers={"Content-Range": "bytes 0-0/1"}, data=b"x"
     )

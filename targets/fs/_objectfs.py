@@ -1,0 +1,493 @@
+"""`ObjectStoreFS`: the one `AtomicFS` over the `ObjectStore` interface.
+
+Every object-store backend is this class plus what is really its own: S3 (`targets.fs.s3`)
+adds its client, storage options and the probe that the store honours ``If-None-Match``;
+GCS (`targets.fs.gcs`) adds its client and ``objects.move``. Paths are ``bucket/key``; a URL
+of the filesystem's scheme is accepted wherever a path is. The commits are the protocols of
+`targets.fs._objectstore`; this module only turns paths into ``(store, key)`` and
+protocol outcomes into `AtomicFS` semantics.
+
+Mounting a store
+----------------
+A simulated store (for property tests) implements `ObjectStore`, one instance per bucket,
+and is mounted with `ObjectStoreFS.mount`::
+
+    from targets.fs._objectfs import ObjectStoreFS
+
+    afs = ObjectStoreFS.mount(MemoryStore("b1"), MemoryStore("b2"))
+    w = afs.open_output("b1/out.csv")        # or "mem://b1/out.csv", for scheme "mem"
+    w.write(b"a,b\\n")
+    w.commit()
+    afs.exists("b1/out.csv")                  # True
+
+Buckets that were not mounted do not exist (reads say so, `exists` is False). Stores made
+on demand (one per bucket, on first use) are mounted with the constructor instead:
+``ObjectStoreFS(lambda bucket: MemoryStore(bucket), scheme="mem")``. ``fsspec=`` (optional)
+is an fsspec filesystem over the same store; `DirectoryTarget.files`, ``writer().filesystem``
+and tools that write by path need it. The target layer resolves URLs through
+`targets.fs.filesystem`, which knows only registered backends; a mounted filesystem is used
+directly through the `AtomicFS` methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import IO, Any, ClassVar
+
+from targets.errors import (
+    CommitError,
+    InvalidTarget,
+    IsADirectory,
+    TargetError,
+    TargetExistsError,
+    TargetNotFound,
+)
+from targets.fs import _objectstore as objectstore
+from targets.fs.base import (
+    AtomicFS,
+    Capabilities,
+    CleanupReport,
+    DirectoryWriter,
+    FileWriter,
+    Guarantee,
+    IfExists,
+    Staging,
+    check_guarantee,
+    check_if_exists,
+)
+
+__all__ = ["ObjectStoreFS"]
+
+
+def _under(key: str) -> str:
+    """The key prefix of the objects under ``key`` (every object for ``""``)."""
+    return key + "/" if key else ""
+
+
+class ObjectStoreFS(AtomicFS):
+    """Atomic outputs on an object store, over `ObjectStore` (see the module doc).
+
+    * A file output is one conditional write straight to its final key (one put up to one
+      part, else a multipart upload completed conditionally): nothing is visible before
+      it, and it never replaces anything unless ``if_exists="overwrite"``.
+    * A directory output is claim -> publish -> ``_SUCCESS``; it exists once ``_SUCCESS``
+      does. The claim is the one decision point between concurrent writers.
+    * There is no rename: `rename_dont_move` and `copy` are server-side copies published
+      only if nothing is at the destination (a conditional copy for an object, the claim
+      protocol for a prefix), so they never nest and never replace; a rename then deletes
+      the source, so both exist for a moment.
+    * Every object written carries its writer token, so that lost responses resolve as
+      the writer's own success (G7) and recovery deletes only what the claim's writer
+      wrote (G8); deletes after a token check name the version checked.
+
+    ``stores(bucket)`` returns the store of a bucket; it is called once per bucket and the
+    store is kept (stores may hold per-process state, such as open upload sessions).
+    """
+
+    protocol: ClassVar[str] = "objectstore"
+    """The backend's name; a mounted filesystem's URLs use ``scheme``."""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Other URL schemes accepted for this backend (``s3a``, ``gcs``)."""
+    declared: ClassVar[Capabilities] = Capabilities(
+        noreplace_rename=False,
+        noreplace_rename_dir=False,
+        exclusive_create=True,
+        atomic_replace=True,
+        deferred_publish=True,
+        server_side_copy=True,
+    )
+
+    def __init__(
+        self,
+        stores: Callable[[str], objectstore.ObjectStore],
+        *,
+        scheme: str | None = None,
+        fsspec: Any = None,
+        stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+    ) -> None:
+        """``stores``: the store of a bucket. ``scheme``: the URL scheme of paths and
+        staging URLs (default: the class's ``protocol``). ``fsspec``: an fsspec filesystem
+        over the same store, for listing and for tools that write by path.
+        ``stale_claim_after``: seconds after which a claim without ``_SUCCESS`` is reported
+        as `IncompleteCommit` and may be recovered."""
+        self._make_store = stores
+        self.scheme = scheme or type(self).protocol
+        self._mounted_fsspec = fsspec
+        self.stale_claim_after = float(stale_claim_after)
+        self._stores: dict[str, objectstore.ObjectStore] = {}
+        self._stores_lock = threading.Lock()
+
+    @classmethod
+    def mount(
+        cls,
+        *stores: objectstore.ObjectStore,
+        fsspec: Any = None,
+        stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+    ) -> ObjectStoreFS:
+        """An `AtomicFS` over ``stores`` (one per bucket, all of one scheme); the path
+        ``bucket/key`` (or ``<scheme>://bucket/key``) addresses ``key`` in the store of
+        ``bucket``. Any other bucket does not exist."""
+        if not stores:
+            raise InvalidTarget("mount needs at least one store")
+        schemes = {s.scheme for s in stores}
+        if len(schemes) != 1:
+            raise InvalidTarget(f"mounted stores must share one scheme, not {sorted(schemes)}")
+        scheme = schemes.pop()
+        by_bucket = {s.bucket: s for s in stores}
+        if len(by_bucket) != len(stores):
+            raise InvalidTarget("mounted stores must address different buckets")
+
+        def lookup(bucket: str) -> objectstore.ObjectStore:
+            try:
+                return by_bucket[bucket]
+            except KeyError:
+                url = f"{scheme}://{bucket}"
+                raise TargetNotFound(
+                    f"{url}: the bucket {bucket!r} does not exist (mounted: "
+                    f"{', '.join(sorted(by_bucket))}); mount a store for it or fix the path",
+                    url,
+                ) from None
+
+        return cls(lookup, scheme=scheme, fsspec=fsspec, stale_claim_after=stale_claim_after)
+
+    @classmethod
+    def from_url(cls, url: str, **storage_options: Any) -> tuple[AtomicFS, str]:
+        """Backends build their stores from a URL; a bare `ObjectStoreFS` is mounted with
+        `mount` instead."""
+        raise InvalidTarget(
+            f"cannot open {url}: ObjectStoreFS serves no URL by itself; mount stores with "
+            "ObjectStoreFS.mount(...)",
+            url,
+        )
+
+    @classmethod
+    def _split_url(cls, url: str) -> tuple[str, str]:
+        """``(bucket, key)`` of a URL of this backend; `InvalidTarget` for another scheme
+        or a URL without a bucket."""
+        schemes = (cls.protocol, *cls.aliases)
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in schemes:
+            shown = " or ".join(f"{s}://" for s in schemes)
+            raise InvalidTarget(f"{url!r} is not a {shown} URL", url)
+        bucket, _, key = rest.rstrip("/").partition("/")
+        if not bucket:  # "s3://", "gs:///key"
+            raise InvalidTarget(
+                f"{url!r} names no bucket; write {cls.protocol}://<bucket>/<key> (or "
+                f"{cls.protocol}://<bucket>/<prefix>/ for a directory)",
+                url,
+            )
+        return bucket, key.strip("/")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.scheme}://)"
+
+    # -- stores and paths ----------------------------------------------------------------
+
+    def store(self, bucket: str) -> objectstore.ObjectStore:
+        """The `ObjectStore` of ``bucket`` (one per bucket, shared by every writer)."""
+        store = self._stores.get(bucket)
+        if store is None:
+            made = self._make_store(bucket)
+            with self._stores_lock:
+                store = self._stores.setdefault(bucket, made)
+        return store
+
+    def locate(self, path: str, what: str | None = None) -> tuple[objectstore.ObjectStore, str]:
+        """The store of ``path``'s bucket and the key ``path`` names there (``""`` for the
+        bucket itself). ``what`` names an operation that needs a key: for a bare bucket it
+        raises `InvalidTarget`."""
+        text = str(path)
+        scheme, sep, rest = text.partition("://")
+        if sep:
+            if scheme.lower() not in (self.scheme, *type(self).aliases):
+                raise InvalidTarget(f"{text!r} is not a {self.scheme}:// path", text)
+            text = rest
+        bucket, _, key = text.strip("/").partition("/")
+        if not bucket:
+            raise InvalidTarget(
+                f"{path!r} names no bucket; write {self.scheme}://<bucket>/<key>", str(path)
+            )
+        if what is not None and not key:
+            url = f"{self.scheme}://{bucket}"
+            raise InvalidTarget(
+                f"{url} is a bucket, not an object: {what} needs a key inside it ({url}/<key>)",
+                url,
+            )
+        return self.store(bucket), key
+
+    def url(self, path: str) -> str:
+        store, key = self.locate(path)
+        return store.url(key)
+
+    def join(self, path: str, *names: str) -> str:
+        return "/".join([path.rstrip("/"), *(n.strip("/") for n in names if n)])
+
+    # -- what backends add ---------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.declared
+
+    @property
+    def fsspec(self) -> Any:
+        if self._mounted_fsspec is None:
+            raise TargetError(
+                f"no fsspec filesystem is mounted for {self.scheme}://; pass fsspec= to "
+                "ObjectStoreFS to list files or to let tools write by path"
+            )
+        return self._mounted_fsspec
+
+    def _require_conditional(
+        self, store: objectstore.ObjectStore, key: str, guarantee: Guarantee
+    ) -> None:
+        """Called before every commit that relies on ``if_absent``: raise
+        `UnsupportedGuarantee` (strict) or warn (best-effort) if the store cannot be trusted
+        to honour it. Here the store is trusted; S3 probes it."""
+
+    def _rename_object(
+        self,
+        store: objectstore.ObjectStore,
+        src: str,
+        dst: str,
+        source: objectstore.ObjectInfo,
+    ) -> bool:
+        """Rename one object with a native no-replace rename, if the store has one; return
+        False to fall back on a conditional copy and a delete. Raise `TargetExistsError` if
+        ``dst`` is taken. Here there is none; GCS has ``objects.move``."""
+        return False
+
+    # -- reading and housekeeping ----------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        """Whether an object is at ``path`` or objects live under ``path/``; for a bucket,
+        whether it exists. A missing bucket holds nothing: False."""
+        try:
+            store, key = self.locate(path)
+            if key and store.head(key) is not None:
+                return True
+            under = next(store.list(_under(key)), None)
+        except FileNotFoundError:
+            return False
+        return under is not None or not key
+
+    def isfile(self, path: str) -> bool:
+        try:
+            store, key = self.locate(path)
+            return bool(key) and store.head(key) is not None
+        except FileNotFoundError:
+            return False
+
+    def isdir(self, path: str) -> bool:
+        try:
+            store, key = self.locate(path)
+            return next(store.list(_under(key)), None) is not None
+        except FileNotFoundError:
+            return False
+
+    def listdir(self, path: str) -> list[str]:
+        store, key = self.locate(path)
+        d = _under(key)
+        objects, prefixes = store.list_dir(d)
+        found = {f"{store.bucket}/{o.key}" for o in objects if o.key != d}
+        found.update(f"{store.bucket}/{p.rstrip('/')}" for p in prefixes)
+        return sorted(k for k in found if not k.endswith("/"))
+
+    def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
+        """Directories are implicit on object stores: this checks that the bucket exists
+        (one listing) and, with ``raise_if_exists``, that nothing is at ``path``."""
+        store, key = self.locate(path)
+        something = next(store.list(_under(key)), None) is not None
+        if raise_if_exists and (something or (key and store.head(key) is not None)):
+            url = store.url(key)
+            raise TargetExistsError(
+                f"cannot create the directory {url}: something is there already", url
+            )
+
+    def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
+        """Delete the object at ``path`` and, with ``recursive``, every object under
+        ``path/``: ``_SUCCESS`` first (the output stops existing before it thins), the
+        claim last. `TargetNotFound` if nothing is there; `IsADirectory` for a prefix without
+        ``recursive``."""
+        store, key = self.locate(path, "remove")
+        url = store.url(key)
+        removed = False
+        if store.head(key) is not None:
+            store.delete(key)
+            removed = True
+            if not recursive:
+                return
+        under = [o.key for o in store.list(key + "/")]
+        if under:
+            if not recursive:
+                raise IsADirectory(
+                    f"cannot remove {url}: it is a directory; pass recursive=True", url
+                )
+            objectstore.delete_output(store, key, under)
+        elif not removed:
+            raise TargetNotFound(f"cannot remove {url}: it does not exist", url)
+
+    def open_input(self, path: str) -> IO[bytes]:
+        """One read of one version of the object at ``path``."""
+        store, key = self.locate(path, "reading")
+        try:
+            return store.open_read(key)
+        except objectstore.ObjectNotFound:
+            pass
+        url = store.url(key)
+        if next(store.list(key + "/"), None) is not None:
+            raise IsADirectory(f"cannot read {url}: it is a directory; read its files", url)
+        raise TargetNotFound(f"cannot read {url}: it does not exist", url)
+
+    # -- atomic primitives -----------------------------------------------------------------
+
+    def put_if_absent(self, path: str, data: bytes) -> None:
+        """One conditional put; `TargetExistsError` if anything is at ``path`` (a retry
+        after a lost response that finds this call's own object reports success, G7)."""
+        store, key = self.locate(path, "a write")
+        self._require_conditional(store, key, "strict")
+        objectstore.create_object(store, key, bytes(data))
+
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy of an object, or of every object under a prefix (claim ->
+        copies -> ``_SUCCESS``), to ``dst``; never replaces, never nests."""
+        self._transfer(src, dst, "strict", move=False)
+
+    def rename_dont_move(self, src: str, dst: str, *, guarantee: Guarantee = "strict") -> None:
+        """Rename ``src`` to ``dst`` if nothing is there: the store's native no-replace
+        rename where it has one, else a server-side copy published only if nothing is at
+        ``dst`` (a conditional copy for an object, the claim protocol for a prefix), then
+        the source is deleted. Never nests, never replaces; without a native rename not one
+        atomic step (both exist for a moment), as ``capabilities.noreplace_rename`` says."""
+        check_guarantee(guarantee)
+        self._transfer(src, dst, guarantee, move=True)
+
+    def _transfer(self, src: str, dst: str, guarantee: Guarantee, *, move: bool) -> None:
+        verb = "rename" if move else "copy"
+        store, skey = self.locate(src, f"a {verb}")
+        dstore, dkey = self.locate(dst, f"a {verb}")
+        surl, durl = store.url(skey), dstore.url(dkey)
+        if store is not dstore:
+            raise InvalidTarget(
+                f"cannot {verb} {surl} to {durl}: server-side copies stay inside one bucket",
+                durl,
+            )
+        self._require_conditional(store, dkey, guarantee)
+        source = store.head(skey)
+        if source is None and next(store.list(skey + "/"), None) is None:
+            raise TargetNotFound(f"cannot {verb} {surl}: it does not exist", surl)
+        if next(store.list(dkey + "/"), None) is not None or (
+            source is None and store.head(dkey) is not None
+        ):
+            raise TargetExistsError(
+                f"cannot {verb} {surl} to {durl}: {durl} exists (a {verb} never puts anything "
+                "into or over an existing output); remove it first or pick another name",
+                durl,
+            )
+        if source is None:
+            objectstore.copy_directory(store, skey, dkey, stale_after=self.stale_claim_after)
+            if move:
+                objectstore.delete_prefix(store, skey)
+            return
+        if move and self._rename_object(store, skey, dkey, source):
+            return
+        objectstore.copy_object(store, skey, dkey)
+        if not move:
+            return
+        try:
+            store.delete(skey, if_match=source.etag or None)
+        except objectstore.PreconditionFailed:
+            raise CommitError(
+                f"copied {surl} to {durl}, but {surl} was replaced during the rename, so it "
+                f"was left in place; {durl} holds a copy of one of its versions. Check both "
+                "and remove the one you do not want",
+                surl,
+            ) from None
+
+    # -- commits ---------------------------------------------------------------------------
+
+    def open_output(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> FileWriter:
+        """One file output, published at ``commit()`` by one conditional request (with
+        ``if_exists="overwrite"`` one plain request: an atomic replace). ``durable`` is
+        moot: object stores acknowledge a write once it is durable."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self.locate(path, "a file output")
+        check = None
+        if if_exists == "error":
+
+            def check() -> None:
+                self._require_conditional(store, key, guarantee)
+
+        return objectstore.ObjectFileWriter(
+            store, key, path, if_exists=if_exists, before_commit=check
+        )
+
+    def directory_writer(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> DirectoryWriter:
+        """A directory output, committed by claim -> publish -> ``_SUCCESS``. Its ``path``
+        is a staging URL that its ``filesystem`` (this filesystem's ``fsspec``) takes as it
+        is."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self.locate(path)
+        return objectstore.ObjectDirectoryWriter(
+            store,
+            key,
+            lambda: self.fsspec,
+            if_exists=if_exists,
+            before_commit=lambda: self._require_conditional(store, key, guarantee),
+            stale_after=self.stale_claim_after,
+        )
+
+    def staging(
+        self,
+        path: str,
+        *,
+        directory: bool,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> Staging:
+        """A hidden sibling key (prefix) for ``temporary_path()``, as a URL; the commit copies
+        it server-side (O(bytes)) and deletes it."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self.locate(path, "a temporary path")
+        return objectstore.ObjectStaging(
+            store,
+            key,
+            directory=directory,
+            if_exists=if_exists,
+            before_commit=lambda: self._require_conditional(store, key, guarantee),
+            stale_after=self.stale_claim_after,
+        )
+
+    def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
+        """Abort multipart uploads and remove staging prefixes (``.<name>.targets-tmp-*``)
+        older than ``older_than``, at, under or beside ``path``. Nothing else is touched:
+        claims are left to `recover`, committed data is never removed."""
+        store, key = self.locate(path)
+        return objectstore.cleanup(store, key, older_than=older_than, dry_run=dry_run)
+
+    def recover(self, path: str, how: str = "auto") -> str:
+        """Roll the interrupted commit at ``path`` forward (``how="forward"``), back
+        (``"back"``), or forward when every file of the claim is still available
+        (``"auto"``). A claim younger than ``stale_claim_after`` is refused (its writer may
+        still be publishing). See `targets.fs._objectstore.recover`."""
+        store, key = self.locate(path)
+        return objectstore.recover(store, key, how, stale_after=self.stale_claim_after)
