@@ -685,8 +685,9 @@ class GCSFS(ObjectStoreFS):
         source: objectstore.ObjectInfo,
     ) -> bool:
         """``objects.move`` with ``ifGenerationMatch=0``: atomic and never replacing on real
-        GCS. False where the server has no ``objects.move`` (fake-gcs-server): the caller
-        then copies conditionally and deletes the source."""
+        GCS. False where the server has no ``objects.move`` (fake-gcs-server answers 404
+        although the source is there): the caller then copies conditionally and deletes the
+        source."""
         assert isinstance(store, GCSStore)
         url = store.url(dst)
         try:
@@ -694,6 +695,12 @@ class GCSFS(ObjectStoreFS):
                 sync(self._gcs.loop, store._move, src, dst)
         except TargetExistsError:
             raise _exists(url) from None
+        except TargetNotFound:
+            if store.head(src) is None:
+                raise TargetNotFound(
+                    f"cannot rename {store.url(src)}: it vanished during the rename", url
+                ) from None
+            return False  # the source is there: the server has no objects.move
         except TargetError as exc:
             if not isinstance(exc, StoreUnavailable) and isinstance(
                 exc.__cause__, (HttpError, ValueError)

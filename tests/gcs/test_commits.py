@@ -124,6 +124,15 @@ def test_a_large_file_streams_as_a_resumable_session_finalised_at_commit(afs, ba
     assert afs.open_input(f"{base}/big.bin").read() == payload
 
 
+def test_a_large_overwrite_opens_its_session_without_precondition(afs, base, requests):
+    write_file(afs, f"{base}/big.bin", b"old" * PART)
+    requests.clear()
+    write_file(afs, f"{base}/big.bin", b"n" * (PART + 9), if_exists="overwrite")
+    assert requests.kinds()[0] == "upload-resumable"
+    assert "ifGenerationMatch" not in requests.requests[0].params
+    assert afs.open_input(f"{base}/big.bin").read() == b"n" * (PART + 9)
+
+
 def test_a_discarded_large_file_leaves_nothing(afs, base, requests):
     w = afs.open_output(f"{base}/big.bin")
     w.write(b"z" * (2 * PART + 1))
@@ -253,6 +262,42 @@ def test_a_claim_whose_files_are_lost_rolls_back_deleting_only_its_own(afs, base
     message = afs.recover(f"{base}/t")
     assert "back" in message
     assert keys(afs, f"{base}/t") == ["notes.txt"]
+
+
+def test_recover_refuses_a_fresh_claim(gcs, base, monkeypatch):
+    """Its writer may still be publishing: rolling it back under its feet would be wrong."""
+    patient = GCSFS(gcs, part_size=PART, stale_claim_after=60.0)
+    _crash_before(patient, f"{base}/t", {"a": b"a"}, "/_SUCCESS", monkeypatch)
+    with pytest.raises(targets.CommitError, match="may still be publishing"):
+        patient.recover(f"{base}/t")
+    assert keys(patient, f"{base}/t") == ["_targets_claim", "a"]
+
+
+# -- renames, copies, paths for tools ------------------------------------------------------
+
+
+def test_renames_never_replace_and_directories_go_through_a_claim(afs, base):
+    write_file(afs, f"{base}/a", b"a")
+    write_file(afs, f"{base}/b", b"b")
+    with pytest.raises(targets.TargetExistsError):
+        afs.rename_dont_move(f"{base}/a", f"{base}/b")
+    afs.rename_dont_move(f"{base}/a", f"{base}/c")  # fake-gcs-server: copy, then delete
+    assert afs.open_input(f"{base}/c").read() == b"a" and not afs.exists(f"{base}/a")
+    write_dir(afs, f"{base}/d", {"p-0": b"0", "q/p-1": b"1"})
+    afs.rename_dont_move(f"{base}/d", f"{base}/e")
+    assert keys(afs, f"{base}/e") == ["_SUCCESS", "_targets_claim", "p-0", "q/p-1"]
+    assert [f["name"] for f in afs_manifest(afs, f"{base}/e")["files"]] == ["p-0", "q/p-1"]
+    assert not afs.exists(f"{base}/d")
+    with pytest.raises(targets.TargetExistsError):
+        afs.rename_dont_move(f"{base}/e", f"{base}/c")
+
+
+def test_the_writer_path_is_a_gs_url_that_its_filesystem_takes(afs, base):
+    w = afs.directory_writer(f"{base}/table")
+    assert w.path.startswith(f"gs://{base}/.table.targets-tmp-")
+    w.filesystem.pipe_file(w.path + "/part-0", b"0")
+    w.commit()
+    assert keys(afs, f"{base}/table") == ["_SUCCESS", "_targets_claim", "part-0"]
 
 
 # -- cleanup -----------------------------------------------------------------------------

@@ -92,3 +92,13 @@ def test_a_repeated_finalisation_is_404_so_the_token_decides(store):
             data=b"x",
         )
     assert s.head(f"{p}/a").metadata[TOKEN_KEY] == META[TOKEN_KEY]
+
+
+def test_objects_move_is_not_implemented_and_answers_404(store):
+    """So a 404 from objects.move while the source is there means "no objects.move": the
+    backend then copies conditionally and deletes the source."""
+    s, p = store
+    s.put(f"{p}/a", b"1", metadata=META, if_absent=True)
+    with pytest.raises(FileNotFoundError):  # real GCS: 200, the object renamed
+        sync(s.gcs.loop, s._move, f"{p}/a", f"{p}/b")
+    assert s.get(f"{p}/a") == b"1" and s.head(f"{p}/b") is None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import targets
-from targets.errors import InvalidTarget, TargetError, TargetNotFound
+from targets.errors import InvalidTarget, StoreUnavailable, TargetNotFound
 from targets.fs import resolve
 from tests.fixtures import StoreRoot
 
@@ -44,9 +44,14 @@ def test_unreachable_endpoint_is_named(s3_root: StoreRoot) -> None:
     options = {**s3_root.options, "endpoint_url": "http://127.0.0.1:9"}
     options["config_kwargs"] = {"retries": {"max_attempts": 1}, "connect_timeout": 1}
     with pytest.raises(
-        TargetError, match=re.escape("cannot reach the S3 endpoint at http://127.0.0.1:9")
-    ):
+        StoreUnavailable, match=re.escape("cannot reach the S3 endpoint at http://127.0.0.1:9")
+    ) as info:
         targets.FileTarget(s3_root.child("x"), **options).write_bytes(b"x")
+    assert isinstance(info.value, ConnectionError)
+    # The commit stopped at the capability probe, before its own request.
+    assert "interrupted before anything was published" in str(info.value)
+    with pytest.raises(StoreUnavailable, match="cannot reach"):
+        targets.FileTarget(s3_root.child("x"), **options).exists()
 
 
 _SCRIPT = textwrap.dedent(
