@@ -1226,6 +1226,7 @@ class ObjectStaging(Staging):
 
     def _commit(self) -> dict[str, Any] | None:
         store, url = self._store, self._store.url(self._key)
+        staged: ObjectInfo | None = None
         try:
             if self._before_commit is not None:
                 self._before_commit()
@@ -1237,7 +1238,7 @@ class ObjectStaging(Staging):
                         f"temporary path {self.path}",
                         url,
                     )
-            elif store.head(self._staging) is None:
+            elif (staged := store.head(self._staging)) is None:
                 if next(store.list(self._staging + "/"), None) is not None:
                     raise IsADirectory(
                         f"cannot commit the file output {url}: a directory was written at its "
@@ -1269,7 +1270,7 @@ class ObjectStaging(Staging):
         except StoreUnavailable as exc:
             raise _interrupted(exc, url, _outcome_unknown(url, self.token)) from exc
         with contextlib.suppress(Exception):
-            store.delete(self._staging)
+            store.delete(self._staging, if_match=staged.etag if staged else None)
         return None
 
     def _discard(self) -> None:
