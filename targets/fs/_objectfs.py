@@ -27,6 +27,15 @@ is an fsspec filesystem over the same store; `DirectoryTarget.files`, ``writer()
 and tools that write by path need it. The target layer resolves URLs through
 `targets.fs.filesystem`, which knows only registered backends; a mounted filesystem is used
 directly through the `AtomicFS` methods.
+
+What a mounted store must keep is the `ObjectStore` contract (targets.fs._objectstore):
+``if_absent`` and ``if_match`` decided atomically, uploads invisible until completed,
+metadata keys lower-cased, `ObjectStore.list` lazy, a missing bucket a `FileNotFoundError`,
+`StoreCondition` outcomes for the protocols and `targets.errors` for the rest. A store that
+breaks a guarantee on purpose (ignores ``if_absent``) shows what the protocols do without
+it; a subclass that overrides `ObjectStoreFS._require_conditional` shows what G6 does about
+it. The real stores are reachable the same way for differential tests: ``S3FS.store(bucket)``
+and ``GCSFS.store(bucket)`` are the `ObjectStore` adapters that the backends commit through.
 """
 
 from __future__ import annotations
