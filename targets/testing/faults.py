@@ -37,6 +37,7 @@ files in parallel) are steps of that writer; the scheduler makes the pool of
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable
@@ -338,8 +339,10 @@ class Scheduler:
                 actor.crash()
         finally:
             self._restore()
-            for actor in self._actors.values():
-                actor.keep.clear()
+            # A dead process's objects must never run their clean-up code (``__del__`` of a
+            # pending writer discards it). They are kept for the life of the interpreter;
+            # a test run's objects are small.
+            _GRAVEYARD.extend(self._actors.values())
 
     def __enter__(self) -> Scheduler:
         return self
@@ -399,10 +402,8 @@ class Scheduled:
             shown = args + tuple(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
             fault = actor._checkpoint(name, shown)
             if fault == RETRY:
-                try:
+                with contextlib.suppress(Exception):
                     _settle(value(*args, **kwargs))
-                except Exception:
-                    pass
             result = _settle(value(*args, **kwargs))
             if fault == LOSE:
                 raise self._transport_error(name)
@@ -446,6 +447,7 @@ def _sequential_publish() -> Callable[[], None]:
     return restore
 
 
+_GRAVEYARD: list[Actor] = []
 _PUBLISH_LOCK = threading.Lock()
 _PUBLISH_USERS = [0]
 _PUBLISH_SAVED: list[Any] = [None]

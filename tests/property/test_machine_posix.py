@@ -1,0 +1,20 @@
+"""The property machine on the simulated POSIX filesystem and on the real local disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from targets.testing.machine import TargetsMachine
+from targets.testing.worlds import PosixWorld
+
+pytestmark = pytest.mark.property
+
+
+class PosixMachine(TargetsMachine):
+    """G1-G9 hold for the local protocol on a simulated POSIX filesystem, through any
+    interleaving of writers, crashes, power losses, readers, cleanups and recoveries."""
+
+    world_factory = PosixWorld
+
+
+TestPosix = PosixMachine.TestCase
