@@ -365,7 +365,12 @@ class Scheduled:
         transport_error: Callable[[str], BaseException],
         pure: frozenset[str],
         wrap_results: frozenset[str],
+        *,
+        stream: bool = False,
     ) -> None:
+        # A stream's writes travel a pipeline that drops duplicates: a `RETRY` fault on one
+        # is a plain call (a `LOSE` fault still breaks it).
+        object.__setattr__(self, "_stream", stream)
         object.__setattr__(self, "_sched", scheduler)
         object.__setattr__(self, "_seam", seam)
         object.__setattr__(self, "_transport_error", transport_error)
@@ -401,14 +406,16 @@ class Scheduled:
                 return value(*args, **kwargs)
             shown = args + tuple(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
             fault = actor._checkpoint(name, shown)
-            if fault == RETRY:
+            if fault == RETRY and not self._stream:
                 with contextlib.suppress(Exception):
                     _settle(value(*args, **kwargs))
             result = _settle(value(*args, **kwargs))
             if fault == LOSE:
                 raise self._transport_error(name)
             if name in self._wrap_results and result is not None:
-                return Scheduled(sched, result, self._transport_error, frozenset(), frozenset())
+                return Scheduled(
+                    sched, result, self._transport_error, frozenset(), frozenset(), stream=True
+                )
             return result
 
         return call

@@ -151,7 +151,7 @@ class LibraryStrategy(Strategy):
     name = "library"
 
     def open(self, world: World, output: str, if_exists: str) -> WriterHandle:
-        t = targets.target(world.url(output), if_exists=if_exists, **world.options)
+        t = world.target(output, if_exists=if_exists)
         if isinstance(t, targets.DirectoryTarget):
             return _LibraryDir(t)
         return _LibraryFile(t)
@@ -307,6 +307,14 @@ class TargetsMachine(RuleBasedStateMachine):
             w.actor.submit(handle.commit)
         self._settle()
 
+    @precondition(lambda self: any(w.state == "open" and w.actor.idle for w in self.all))
+    @rule(output=st.sampled_from(OUTPUTS))
+    def commit_all(self, output: str) -> None:
+        """Every open, idle writer of ``output`` starts its commit (then they race)."""
+        for w in self.all:
+            if w.output == output and w.state == "open" and w.actor.idle:
+                self.end(w, "commit")
+
     @precondition(lambda self: any(w.actor.busy for w in self.all))
     @rule(index=st.integers(0, MAX_WRITERS - 1))
     def step(self, index: int) -> None:
@@ -402,7 +410,7 @@ class TargetsMachine(RuleBasedStateMachine):
         """With no writer alive, a cleanup removes every temporary (G8), and nothing else."""
         before = self._snapshot()
         for output in OUTPUTS:
-            targets.cleanup(self.world.url(output), older_than=timedelta(0), **self.world.options)
+            self.world.cleanup(output, timedelta(0))
         left = self.world.leftovers()
         if left:
             raise GuaranteeViolation("G8", f"temporaries left after a cleanup: {left}")
@@ -415,9 +423,7 @@ class TargetsMachine(RuleBasedStateMachine):
         live writers' temporaries and committed outputs stay (G8)."""
         before = self.world.files()
         for output in OUTPUTS:
-            targets.cleanup(
-                self.world.url(output), older_than=timedelta(hours=1), **self.world.options
-            )
+            self.world.cleanup(output, timedelta(hours=1))
         after = self.world.files()
         if after != before:
             gone = sorted(set(before) - set(after))
@@ -429,7 +435,7 @@ class TargetsMachine(RuleBasedStateMachine):
         """With no writer alive, ``recover`` finishes or undoes interrupted commits."""
         before = self._snapshot()
         for output in OUTPUTS:
-            msg = targets.recover(self.world.url(output), **self.world.options)
+            msg = self.world.recover(output)
             note(f"recover {output}: {msg}")
         self._check_untouched(before, "recover")
 
@@ -462,7 +468,7 @@ class TargetsMachine(RuleBasedStateMachine):
         return any(w.actor.busy for w in self.all) or any(a.busy for a, _ in self.readers)
 
     def _target(self, output: str) -> Any:
-        return targets.target(self.world.url(output), **self.world.options)
+        return self.world.target(output)
 
     def _read(self, output: str) -> tuple[bool, Any]:
         """What a reader gating on ``exists()`` sees: ``(exists, content)``; content is the
@@ -628,7 +634,9 @@ class TargetsMachine(RuleBasedStateMachine):
             else:
                 self._failed(w, command, error)
         elif command == "write":
-            if error is not None:
+            if isinstance(error, TargetExistsError):
+                w.state, w.error = "lost", error  # a store that checks a condition early
+            elif error is not None:
                 self._failed(w, command, error)
         elif command == "abort":
             w.state = "aborted"

@@ -23,12 +23,13 @@ import posixpath
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from targets.fs._names import parse_temp_name
 from targets.testing.faults import LOSE, RETRY, Scheduler
 
-__all__ = ["HDFSWorld", "LocalDiskWorld", "PosixWorld", "World"]
+__all__ = ["HDFSWorld", "LocalDiskWorld", "ObjectStoreWorld", "PosixWorld", "World"]
 
 CRASH = "crash"
 POWER_LOSS = "power_loss"
@@ -84,6 +85,22 @@ class World(abc.ABC):
             if any(parse_temp_name(seg) is not None for seg in p.split("/"))
         }
         return sorted(found)
+
+    def target(self, name: str, **options: Any) -> Any:
+        """The public target for the output ``name`` (``if_exists=`` and the like)."""
+        import targets
+
+        return targets.target(self.url(name), **options, **self.options)
+
+    def cleanup(self, name: str, older_than: timedelta) -> Any:
+        import targets
+
+        return targets.cleanup(self.url(name), older_than=older_than, **self.options)
+
+    def recover(self, name: str) -> str:
+        import targets
+
+        return targets.recover(self.url(name), **self.options)
 
     def power_loss(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no power loss")
@@ -210,6 +227,82 @@ class HDFSWorld(World):
 
     def dirs(self) -> set[str]:
         return {p.rstrip("/") for p in self.model.tree(self.root) if p.endswith("/")}
+
+
+# -- object stores ---------------------------------------------------------------------------
+
+
+def _store_unavailable(op: str) -> BaseException:
+    from targets.errors import StoreUnavailable
+
+    return StoreUnavailable(f"the store did not answer {op} (simulated: the answer was lost)")
+
+
+def mounted_target(afs: Any, path: str, *, directory: bool, **options: Any) -> Any:
+    """A `FileTarget` or `DirectoryTarget` over an `AtomicFS` that no URL reaches (a
+    mounted `ObjectStoreFS`): the target layer resolves URLs only for registered backends."""
+    import targets
+
+    cls = targets.DirectoryTarget if directory else targets.FileTarget
+    t = cls.__new__(cls)
+    t._location, t._options, t.fs, t.path = path, {}, afs, path
+    if not directory:
+        t.format = None
+    t.if_exists = options.get("if_exists", "error")
+    t.guarantee = options.get("guarantee", "strict")
+    t.durable = options.get("durable", True)
+    return t
+
+
+class ObjectStoreWorld(World):
+    """A simulated S3 (``flavor="s3"``) or GCS (``"gcs"``) bucket (`MemoryObjectStore`),
+    mounted with `ObjectStoreFS.mount`: crashes, lost responses (`StoreUnavailable` after
+    the request took effect) and requests retried after a lost response."""
+
+    kind = "objectstore"
+    faults = frozenset({CRASH, LOSE, RETRY})
+    atomic_directories = False
+    marker_files = frozenset({"_SUCCESS", "_targets_claim"})
+
+    def __init__(self, scheduler: Scheduler, *, flavor: str = "s3", store: Any = None) -> None:
+        from targets.fs._objectfs import ObjectStoreFS
+        from targets.testing.objectstore import MemoryObjectStore
+
+        super().__init__(scheduler)
+        self.store = store if store is not None else MemoryObjectStore("bucket", flavor=flavor)
+        self.root = "store"
+        self.seam = scheduler.wrap(self.store, transport_error=_store_unavailable, pure={"url"})
+        self.afs = ObjectStoreFS.mount(self.seam, stale_claim_after=0.0)
+
+    def url(self, name: str) -> str:
+        return self.store.url(self.path(name)) + ("/" if name.endswith("/") else "")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def path(self, name: str) -> str:
+        return posixpath.join(self.root, name.rstrip("/"))
+
+    def target(self, name: str, **options: Any) -> Any:
+        path = f"{self.store.bucket}/{self.path(name)}"
+        return mounted_target(self.afs, path, directory=name.endswith("/"), **options)
+
+    def cleanup(self, name: str, older_than: timedelta) -> Any:
+        return self.afs.cleanup(f"{self.store.bucket}/{self.path(name)}", older_than=older_than)
+
+    def recover(self, name: str) -> str:
+        return str(self.afs.recover(f"{self.store.bucket}/{self.path(name)}"))
+
+    def files(self) -> dict[str, bytes]:
+        base = self.root + "/"
+        return {k[len(base) :]: d for k, d in self.store.objects(base).items()}
+
+    def leftovers(self) -> list[str]:
+        pending = [f"upload:{k}" for k in self.store.pending_uploads(self.root + "/")]
+        if self.store.flavor == "gcs":
+            pending = []  # resumable sessions cannot be listed; they expire by themselves
+        return sorted([*super().leftovers(), *pending])
 
 
 WorldFactory = Callable[[Scheduler], World]
