@@ -264,13 +264,27 @@ class ObjectStoreWorld(World):
     atomic_directories = False
     marker_files = frozenset({"_SUCCESS", "_targets_claim"})
 
-    def __init__(self, scheduler: Scheduler, *, flavor: str = "s3", store: Any = None) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        *,
+        flavor: str = "s3",
+        store: Any = None,
+        root: str = "store",
+        part_size: int = 16,
+    ) -> None:
+        """``store``: an `ObjectStore` to drive instead of a fresh simulated one (a real
+        bucket's adapter, ``S3FS(...).store(bucket)``: then ``root`` should be a fresh
+        prefix)."""
         from targets.fs._objectfs import ObjectStoreFS
         from targets.testing.objectstore import MemoryObjectStore
 
         super().__init__(scheduler)
-        self.store = store if store is not None else MemoryObjectStore("bucket", flavor=flavor)
-        self.root = "store"
+        if store is None:
+            store = MemoryObjectStore("bucket", flavor=flavor, part_size=part_size)
+        self.store = store
+        self.flavor = flavor
+        self.root = root
         self.seam = scheduler.wrap(self.store, transport_error=_store_unavailable, pure={"url"})
         self.afs = ObjectStoreFS.mount(self.seam, stale_claim_after=0.0)
 
@@ -296,12 +310,13 @@ class ObjectStoreWorld(World):
 
     def files(self) -> dict[str, bytes]:
         base = self.root + "/"
-        return {k[len(base) :]: d for k, d in self.store.objects(base).items()}
+        keys = sorted(o.key for o in self.store.list(base))
+        return {k[len(base) :]: self.store.get(k) for k in keys}
 
     def leftovers(self) -> list[str]:
-        pending = [f"upload:{k}" for k in self.store.pending_uploads(self.root + "/")]
-        if self.store.flavor == "gcs":
-            pending = []  # resumable sessions cannot be listed; they expire by themselves
+        # GCS's resumable sessions cannot be listed (they expire by themselves): a GCS
+        # store lists no uploads, and none are counted.
+        pending = [f"upload:{u.key}" for u in self.store.list_uploads(self.root + "/")]
         return sorted([*super().leftovers(), *pending])
 
 
