@@ -8,6 +8,11 @@ value, or the name and message of the exception it raised. ``fn`` must be import
 
 ``on_round(round)`` runs in the parent after every round (all workers are waiting at the
 barrier for the next round meanwhile), e.g. to check the store between rounds.
+`one_winner` checks the usual verdict of a round: exactly one worker returned, every other
+one raised ``TargetExistsError``.
+
+Every backend's race tests use this helper: tests/local, tests/s3, tests/gcs, and the HDFS
+races through a WebHDFS server over the namespace model (tests/property/test_real_races.py).
 """
 
 from __future__ import annotations
@@ -98,3 +103,13 @@ def race(
         results.close()
         results.join_thread()
     return all_rounds
+
+
+def one_winner(outcomes: list[Outcome], loser: str = "TargetExistsError") -> int:
+    """The worker that won the round; fails unless exactly one returned and every other
+    one raised ``loser``."""
+    winners = [o.worker for o in outcomes if o.ok]
+    assert len(winners) == 1, f"round {outcomes[0].round}: winners {winners}: {outcomes}"
+    others = [o for o in outcomes if not o.ok and o.error != loser]
+    assert not others, f"round {outcomes[0].round}: unexpected errors {others}"
+    return winners[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 import targets
+from tests.race import Outcome, one_winner, race
 
 WRITERS = 8
 ROUNDS = 50
@@ -23,76 +23,48 @@ def payload(writer: int, rnd: int) -> bytes:
     return f"writer {writer} round {rnd}\n".encode() * 4000  # ~80 KiB, several writes
 
 
-def _racer(writer: int, base: str, kind: str, barrier, results) -> None:
-    for rnd in range(ROUNDS):
-        barrier.wait()
-        try:
-            if kind == "file":
-                with targets.target(f"{base}/out-{rnd}.txt").open("wb") as f:
-                    data = payload(writer, rnd)
-                    for i in range(0, len(data), 16384):
-                        f.write(data[i : i + 16384])
-            else:
-                with targets.target(f"{base}/out-{rnd}/").writer() as w:
-                    for part in range(3):
-                        with w.open(f"part-{part}", "wb") as f:
-                            f.write(payload(writer, rnd))
-            results.put((rnd, writer, "won"))
-        except targets.TargetExistsError:
-            results.put((rnd, writer, "lost"))
-        except Exception as exc:  # reported to the parent, which fails the test
-            results.put((rnd, writer, f"error: {exc!r}"))
-
-
-def run_race(base: str, kind: str) -> dict[int, dict[int, str]]:
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(WRITERS)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=_racer, args=(w, base, kind, barrier, results)) for w in range(WRITERS)
-    ]
-    for p in procs:
-        p.start()
-    outcomes: dict[int, dict[int, str]] = {}
-    for _ in range(WRITERS * ROUNDS):
-        rnd, writer, outcome = results.get(timeout=120)
-        outcomes.setdefault(rnd, {})[writer] = outcome
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    return outcomes
+def commit(rnd: int, writer: int, base: str, kind: str) -> str:
+    """One worker's attempt in one round (run in a spawned process by `race`)."""
+    if kind == "file":
+        with targets.target(f"{base}/out-{rnd}.txt").open("wb") as f:
+            data = payload(writer, rnd)
+            for i in range(0, len(data), 16384):
+                f.write(data[i : i + 16384])
+    else:
+        with targets.target(f"{base}/out-{rnd}/").writer() as w:
+            for part in range(3):
+                with w.open(f"part-{part}", "wb") as f:
+                    f.write(payload(writer, rnd))
+    return "won"
 
 
 @pytest.mark.race
 def test_eight_processes_race_for_one_file_exactly_one_wins_each_round(tmp_path):
-    outcomes = run_race(str(tmp_path), "file")
-    for rnd in range(ROUNDS):
-        won = [w for w, o in outcomes[rnd].items() if o == "won"]
-        lost = [w for w, o in outcomes[rnd].items() if o == "lost"]
-        assert len(won) == 1, (rnd, outcomes[rnd])
-        assert len(lost) == WRITERS - 1, (rnd, outcomes[rnd])
-        assert (tmp_path / f"out-{rnd}.txt").read_bytes() == payload(won[0], rnd)
+    def check(rnd: int, outcomes: list[Outcome]) -> None:
+        won = one_winner(outcomes)
+        assert (tmp_path / f"out-{rnd}.txt").read_bytes() == payload(won, rnd)
+
+    race(commit, processes=WRITERS, rounds=ROUNDS, args=(str(tmp_path), "file"), on_round=check)
     assert sorted(os.listdir(tmp_path)) == sorted(f"out-{r}.txt" for r in range(ROUNDS))
 
 
 @pytest.mark.race
 def test_eight_processes_race_for_one_directory_exactly_one_wins_each_round(tmp_path):
-    outcomes = run_race(str(tmp_path), "dir")
-    for rnd in range(ROUNDS):
-        won = [w for w, o in outcomes[rnd].items() if o == "won"]
-        assert len(won) == 1, (rnd, outcomes[rnd])
-        assert sum(o == "lost" for o in outcomes[rnd].values()) == WRITERS - 1
+    def check(rnd: int, outcomes: list[Outcome]) -> None:
+        won = one_winner(outcomes)
         d = targets.target(str(tmp_path / f"out-{rnd}") + "/")
         assert d.files() == ["part-0", "part-1", "part-2"]
-        assert d.manifest()["files"][0]["size"] == len(payload(won[0], rnd))
+        assert d.manifest()["files"][0]["size"] == len(payload(won, rnd))
         for part in range(3):
-            assert (tmp_path / f"out-{rnd}" / f"part-{part}").read_bytes() == payload(won[0], rnd)
+            assert (tmp_path / f"out-{rnd}" / f"part-{part}").read_bytes() == payload(won, rnd)
         assert sorted(os.listdir(tmp_path / f"out-{rnd}")) == [
             "_SUCCESS",
             "part-0",
             "part-1",
             "part-2",
         ]
+
+    race(commit, processes=WRITERS, rounds=ROUNDS, args=(str(tmp_path), "dir"), on_round=check)
     assert sorted(os.listdir(tmp_path)) == sorted(f"out-{r}" for r in range(ROUNDS))
 
 
