@@ -42,8 +42,9 @@ S3 = StoreFigures("S3", latency=0.030, write_rate=3500.0, copy_rate=10e6)
 performance whitepaper, "Timeouts and retries for latency-sensitive applications"): 30 ms
 here. At least 3,500 PUT/COPY/POST/DELETE requests per second per partitioned prefix (S3
 user guide, "Best practices design patterns: optimizing Amazon S3 performance"). A
-server-side copy runs at 6-10 MB/s (Apache Hadoop, "S3A Committers: Architecture and
-Implementation", measured in-S3 copy rate): 10 MB/s here, the kinder end."""
+server-side copy runs at 6-10 MB/s (Loughran, Blue et al., "A Zero-Rename Committer:
+Object-storage as a Destination for Apache Hadoop and Spark", 2017: the measured in-S3 copy
+rate): 10 MB/s here, the kinder end."""
 
 GCS = StoreFigures("GCS", latency=0.030, write_rate=1000.0, copy_rate=None)
 """Google publishes no request latency; the S3 figure is assumed. Buckets start at about
@@ -73,6 +74,12 @@ class Fit:
     per_file: float
     copy_fraction: float
     concurrency: int
+
+    @property
+    def commits(self) -> bool:
+        """Whether the path has a commit step at all (plain and per-file writes do not:
+        their files are visible as they are written)."""
+        return bool(self.fixed or self.per_file)
 
     def commit_time(self, store: StoreFigures, files: int, size: int) -> float:
         requests = self.fixed + self.per_file * files

@@ -35,7 +35,7 @@ class Path:
     name: str
     family: str
     """``floor`` (the plain writes every ratio is taken against), ``floor-parallel``,
-    ``targets``, ``fsspec``, ``luigi`` or ``obstore``."""
+    ``reference``, ``targets``, ``fsspec``, ``luigi`` or ``obstore``."""
     write: Callable[[Job], None]
     kinds: frozenset[str]
     backends: frozenset[str] = frozenset({"local", "s3", "gcs"})
@@ -118,6 +118,28 @@ def plain_parallel(job: Job) -> None:
         for _ in done:
             pass
     job.mark()
+
+
+def bare_renameat2(job: Job) -> None:
+    """The least an atomic local file commit can do: write a hidden sibling opened with
+    ``O_EXCL``, then ``renameat2(RENAME_NOREPLACE)`` onto the final name (Linux only). Not
+    a path anyone should use as is (no clean-up, no error mapping): the reference that
+    says what this library's layers add."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent, name = os.path.split(job.url)
+    tmp = os.path.join(parent, f".{name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        os.write(fd, job.data)
+    finally:
+        os.close(fd)
+    job.mark()
+    number = {"x86_64": 316, "aarch64": 276}[os.uname().machine]
+    at_fdcwd, noreplace = -100, 1
+    if libc.syscall(number, at_fdcwd, tmp.encode(), at_fdcwd, job.url.encode(), noreplace):
+        raise OSError(ctypes.get_errno(), "renameat2", job.url)
 
 
 # -- this library ---------------------------------------------------------------------------
@@ -329,6 +351,13 @@ PATHS: list[Path] = [
         plain_parallel,
         frozenset({"dir"}),
         backends=frozenset({"s3", "gcs"}),
+    ),
+    Path(
+        "bare temp + renameat2 (reference)",
+        "reference",
+        bare_renameat2,
+        frozenset({"file"}),
+        backends=frozenset({"local"}),
     ),
     Path("targets: open() / writer()", "targets", targets_open, ALL),
     Path(
