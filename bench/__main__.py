@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -35,7 +36,7 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # before gc
 
 from bench import _report
 from bench._proxy import CountingProxy, gcs_kind, s3_kind
-from bench._run import GiB, KiB, MiB, Result, Scenario, measure, units
+from bench._run import GiB, KiB, MiB, Result, Scenario, from_json, measure, to_json, units
 from bench._stores import BUCKET, Backend, GCSBackend, LocalBackend, S3Backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -241,9 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         help="where the local outputs go (default: the system's temporary directory); "
         "a tmpfs such as /dev/shm takes the disk out of the local ratios",
     )
+    parser.add_argument("--save", metavar="JSON", help="also write the raw results there")
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="measure nothing: report the results --save wrote (to redo docs and plots)",
+    )
     args = parser.parse_args(argv)
     write_docs = (not args.quick) if args.docs is None else args.docs
     notes: list[str] = []
+    if args.render:
+        with open(args.render, encoding="utf-8") as f:
+            saved = json.load(f)
+        return _report_all(from_json(saved["results"]), saved["notes"], write_docs)
     adjust = _missing_clients(notes)
     plan = [adjust(s) for s in scenarios(args.quick) if s.key.startswith(args.only)]
     root = tempfile.mkdtemp(prefix="targets-bench-", dir=args.local_root)
@@ -262,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
                 progress.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as f:
+            json.dump({"results": to_json(results), "notes": notes}, f, indent=1)
+    return _report_all(results, notes, write_docs)
+
+
+def _report_all(results: list[Result], notes: list[str], write_docs: bool) -> int:
     print("## Targets\n")
     print(_report.verdict_table(_report.verdicts(results)))
     print("\n## Measurements\n")

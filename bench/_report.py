@@ -7,6 +7,7 @@ import os
 import platform
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from bench import _model
 from bench._run import GiB, KiB, MiB, Result, floor_of
@@ -255,10 +256,42 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
         return []
     os.makedirs(out_dir, exist_ok=True)
     written = []
+    from bench._paths import PATHS
+
+    palette = plt.get_cmap("tab20").colors
+    colour = {p.name: palette[i % len(palette)] for i, p in enumerate(PATHS)}
+
+    def style(name: str) -> dict[str, object]:
+        floor = name.startswith("plain")
+        ours = name.startswith("targets")
+        return {
+            "color": colour.get(name, "grey"),
+            "linestyle": "--" if floor else ("-" if ours else ":"),
+            "linewidth": 2.4 if ours or floor else 1.4,
+            "marker": "o",
+            "markersize": 4,
+            "label": name,
+        }
+
+    def legend(fig: Any, axes: Sequence[Any]) -> None:
+        handles: dict[str, Any] = {}
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+        order = [p.name for p in PATHS if p.name in handles]
+        fig.legend(
+            [handles[n] for n in order],
+            order,
+            loc="lower center",
+            ncol=4,
+            fontsize=8,
+            frameon=False,
+        )
+
     dirs = [r for r in results if r.scenario.kind == "dir"]
     backends = [b for b in ("local", "s3", "gcs") if any(r.backend == b for r in dirs)]
     if dirs and backends:
-        fig, axes = plt.subplots(1, len(backends), figsize=(5.2 * len(backends), 4.6))
+        fig, axes = plt.subplots(1, len(backends), figsize=(5.4 * len(backends), 5.4))
         axes = axes if len(backends) > 1 else [axes]
         for ax, backend in zip(axes, backends, strict=True):
             by_path: dict[str, list[Result]] = {}
@@ -267,23 +300,15 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
                     by_path.setdefault(r.path.name, []).append(r)
             for name, rs in by_path.items():
                 rs.sort(key=lambda r: r.scenario.files)
-                style = "-" if name.startswith("targets") else ("--" if "floor" in name else ":")
-                ax.plot(
-                    [r.scenario.files for r in rs],
-                    [r.seconds for r in rs],
-                    style,
-                    marker="o",
-                    linewidth=2.2 if name.startswith(("targets", "plain")) else 1.3,
-                    label=name,
-                )
+                ax.plot([r.scenario.files for r in rs], [r.seconds for r in rs], **style(name))
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_title(f"{backend}: directory of N x 64 KiB")
+            ax.set_title(f"{backend}: a directory of N x 64 KiB")
             ax.set_xlabel("N files")
-            ax.set_ylabel("seconds per output (median)")
+            ax.set_ylabel("seconds per output, end to end (median)")
             ax.grid(True, which="both", alpha=0.3)
-        axes[-1].legend(fontsize=7, loc="upper left")
-        fig.tight_layout()
+        legend(fig, axes)
+        fig.tight_layout(rect=(0, 0.13, 1, 1))
         path = os.path.join(out_dir, "commit-cost.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -293,7 +318,7 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
     ]
     fits = [(store, fs) for store, fs in fits if fs]
     if fits:
-        fig, axes = plt.subplots(1, len(fits), figsize=(5.6 * len(fits), 4.6))
+        fig, axes = plt.subplots(1, len(fits), figsize=(5.8 * len(fits), 5.2))
         axes = axes if len(fits) > 1 else [axes]
         ns = [10**k for k in range(0, 6)]
         for ax, (store, fs) in zip(axes, fits, strict=True):
@@ -301,16 +326,15 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
                 if not f.commits:
                     continue
                 ys = [f.commit_time(store, n, 10 * MiB) for n in ns]
-                style = "-" if f.path.startswith("targets") else ":"
-                ax.plot(ns, ys, style, marker="o", label=f.path)
+                ax.plot(ns, ys, **style(f.path))
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"projected commit step on {store.name}, N x 10 MiB")
             ax.set_xlabel("N files (100,000 x 10 MiB ≈ 1 TB)")
-            ax.set_ylabel("seconds")
+            ax.set_ylabel("seconds (model, see bench/_model.py)")
             ax.grid(True, which="both", alpha=0.3)
-        axes[-1].legend(fontsize=7, loc="upper left")
-        fig.tight_layout()
+        legend(fig, axes)
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
         path = os.path.join(out_dir, "projected-commit.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)

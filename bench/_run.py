@@ -80,6 +80,31 @@ class Result:
         return None if self.commit_requests is None else sum(self.commit_requests.values())
 
 
+def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """Results as JSON-ready dicts (paths by name), for `from_json`."""
+    out = []
+    for r in results:
+        doc = dataclasses.asdict(r)
+        doc["path"] = r.path.name
+        out.append(doc)
+    return out
+
+
+def from_json(docs: Sequence[dict[str, Any]]) -> list[Result]:
+    """The results `to_json` wrote (with this version's paths, matched by name)."""
+    by_name = {p.name: p for p in PATHS}
+    results = []
+    for doc in docs:
+        fields = dict(doc)
+        scenario = dict(fields.pop("scenario"))
+        if scenario.get("paths") is not None:
+            scenario["paths"] = tuple(scenario["paths"])
+        scenario["backends"] = tuple(scenario["backends"])
+        fields["path"] = by_name[fields["path"]]
+        results.append(Result(scenario=Scenario(**scenario), **fields))
+    return results
+
+
 def payload(scenario: Scenario) -> Any:
     """The data every path writes in ``scenario`` (the same object for all of them)."""
     if scenario.kind == "parquet":
