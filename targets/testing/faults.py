@@ -341,8 +341,16 @@ class Scheduler:
             self._restore()
             # A dead process's objects must never run their clean-up code (``__del__`` of a
             # pending writer discards it). They are kept for the life of the interpreter;
-            # a test run's objects are small.
-            _GRAVEYARD.extend(self._actors.values())
+            # what else the run held (outcomes with their tracebacks, the log) is dropped.
+            for actor in self._actors.values():
+                actor.outcome = None
+                actor.paused_at = None
+                if actor.keep:
+                    _GRAVEYARD.append(actor.keep)
+            self._actors.clear()
+            self._threads.clear()
+            self._running = None
+            self.log = []
 
     def __enter__(self) -> Scheduler:
         return self
@@ -454,7 +462,7 @@ def _sequential_publish() -> Callable[[], None]:
     return restore
 
 
-_GRAVEYARD: list[Actor] = []
+_GRAVEYARD: list[list[Any]] = []
 _PUBLISH_LOCK = threading.Lock()
 _PUBLISH_USERS = [0]
 _PUBLISH_SAVED: list[Any] = [None]

@@ -460,8 +460,9 @@ class TargetsMachine(RuleBasedStateMachine):
     def outputs_are_whole(self) -> None:
         """G1-G5, G8: see the module doc. Checked between every two steps."""
         for output in OUTPUTS:
-            self._check_read(output, *self._read(output))
-            self._check_protected(output)
+            observed = self._read(output)
+            self._check_read(output, *observed)
+            self._check_protected(output, observed)
 
     # -- the oracle ------------------------------------------------------------------------
 
@@ -569,11 +570,11 @@ class TargetsMachine(RuleBasedStateMachine):
                     "G1", f"{output}/{name} is visible but no committing writer wrote it"
                 )
 
-    def _check_protected(self, output: str) -> None:
+    def _check_protected(self, output: str, observed: tuple[bool, Any] | None = None) -> None:
         w = self.protected[output]
         if w is None or self.overwriting[output]:
             return
-        exists, content = self._read(output)
+        exists, content = observed if observed is not None else self._read(output)
         if not exists or w not in self._owners(output, content):
             raise GuaranteeViolation(
                 "G9" if w in self.power_lost_after else "G3",
