@@ -36,9 +36,12 @@ files in parallel) are steps of that writer; the scheduler makes the pool of
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import dataclasses
+import gc
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +53,7 @@ __all__ = [
     "Crashed",
     "Outcome",
     "Scheduler",
+    "SchedulerClosed",
     "Step",
     "StuckActor",
 ]
@@ -67,6 +71,12 @@ class Crashed(BaseException):
 
     A `BaseException`, so that the library's ``except Exception`` handlers do not mistake
     a dead process for an error they could handle."""
+
+
+class SchedulerClosed(ConnectionError):
+    """A call through a seam whose scheduler is closed: the clean-up code of objects left
+    over from a finished run (``__del__`` of a writer whose construction failed) meets
+    this, an ordinary error such code is written to swallow, instead of the store."""
 
 
 class StuckActor(AssertionError):
@@ -409,6 +419,8 @@ class Scheduled:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             sched = self._sched
+            if sched._closed:
+                raise SchedulerClosed(f"{name}: the run of this scheduler is over")
             actor = sched._current()
             if actor is None:
                 return value(*args, **kwargs)
@@ -463,6 +475,21 @@ def _sequential_publish() -> Callable[[], None]:
 
 
 _GRAVEYARD: list[list[Any]] = []
+
+
+@atexit.register
+def _bury() -> None:
+    """At exit, let the kept objects go quietly: their clean-up code now meets closed
+    seams (`SchedulerClosed`), which nobody is left to hear."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        _GRAVEYARD.clear()
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 _PUBLISH_LOCK = threading.Lock()
 _PUBLISH_USERS = [0]
 _PUBLISH_SAVED: list[Any] = [None]
