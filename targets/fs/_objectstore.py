@@ -10,6 +10,10 @@ these protocols: S3, GCS and a simulated in-memory store all mount through it.
 
 Interface changes are announced here, newest first:
 
+- v2 protocols: a request that fails with `StoreUnavailable` while it claims, publishes a
+  file or writes ``_SUCCESS`` is settled by one `ObjectStore.head` of its key: the writer's
+  own token there means it took effect (the commit goes on, G7); a multipart completion is
+  aborted first, so that without the token it is known that nothing was published.
 - v2 interface: `ObjectStore.create_upload` takes ``if_absent=`` (GCS fixes a resumable
   session's precondition when it opens it) and `ObjectStore.upload_part` may raise
   `PreconditionFailed`; `ObjectStore.delete` takes ``if_match=`` (a version precondition,
@@ -430,6 +434,32 @@ def put_exclusive(store: ObjectStore, key: str, data: bytes | BinaryIO, token: s
     return _conditional(store, key, token, send)
 
 
+def complete_resolved(
+    store: ObjectStore,
+    key: str,
+    upload_id: str,
+    parts: Sequence[tuple[int, str]],
+    token: str,
+    *,
+    if_absent: bool,
+) -> str:
+    """Complete an upload and return the etag. A `NoSuchUpload` answer means an earlier
+    attempt completed it and its response was lost, or the upload was aborted: the writer
+    token at ``key`` tells which (G7)."""
+    try:
+        return store.complete_upload(key, upload_id, parts, if_absent=if_absent)
+    except NoSuchUpload:
+        info = store.head(key)
+        if info is not None and _token_of(info) == token:
+            return info.etag
+        raise CommitError(
+            f"cannot publish {store.url(key)}: its multipart upload {upload_id} no "
+            "longer exists (aborted by a cleanup or a lifecycle rule?); nothing was "
+            "published, write the output again",
+            store.url(key),
+        ) from None
+
+
 def complete_exclusive(
     store: ObjectStore, key: str, upload_id: str, parts: Sequence[tuple[int, str]], token: str
 ) -> str:
@@ -440,22 +470,24 @@ def complete_exclusive(
     """
 
     def send() -> str:
-        try:
-            return store.complete_upload(key, upload_id, parts, if_absent=True)
-        except NoSuchUpload:
-            # Completed by an attempt whose response was lost, or aborted: the token decides.
-            info = store.head(key)
-            if info is not None and _token_of(info) == token:
-                return info.etag
-            raise CommitError(
-                f"cannot publish {store.url(key)}: its multipart upload {upload_id} no "
-                "longer exists (aborted by a cleanup or a lifecycle rule?); nothing was "
-                "published, write the output again",
-                store.url(key),
-            ) from None
+        return complete_resolved(store, key, upload_id, parts, token, if_absent=True)
 
     try:
         return _conditional(store, key, token, send)
+    except StoreUnavailable as exc:
+        # The completion may have taken effect. Abort the upload: once that succeeds, a
+        # completion can no longer happen, so a key without our token means "not
+        # published"; an upload that was completed after all is ours at the key.
+        aborted = False
+        with contextlib.suppress(Exception):
+            store.abort_upload(key, upload_id)
+            aborted = True
+        etag = _published_by(store, key, token)
+        if etag is not None:
+            return etag
+        if aborted:
+            raise _Unpublished(exc.message, exc.path) from exc
+        raise
     except BaseException:
         with contextlib.suppress(Exception):
             store.abort_upload(key, upload_id)
@@ -480,10 +512,34 @@ def _interrupted(exc: StoreUnavailable, url: str, outcome: str) -> StoreUnavaila
     return StoreUnavailable(f"{exc.message}. {outcome}", url)
 
 
+class _Unpublished(StoreUnavailable):
+    """The store stopped answering a publishing request, and it is known that the request
+    did not publish anything (its multipart upload was aborted afterwards, and the key does
+    not hold this writer's object)."""
+
+
+def _published_by(store: ObjectStore, key: str, token: str) -> str | None:
+    """After a request to ``key`` failed with `StoreUnavailable`: the etag of the object at
+    ``key`` if it carries ``token`` (the request took effect and only its answer was lost,
+    G7), else None. One look; a store that still does not answer gives None."""
+    try:
+        info = store.head(key)
+    except TargetError:
+        return None
+    return info.etag if info is not None and _token_of(info) == token else None
+
+
 def _nothing_published(url: str) -> str:
     return (
         f"The commit of {url} was interrupted before anything was published: {url} is as it "
         "was; write again once the store answers"
+    )
+
+
+def _aborted_unpublished(url: str) -> str:
+    return (
+        f"The request that publishes {url} failed, and its upload was aborted afterwards, so "
+        f"nothing was published: {url} is as it was; write again once the store answers"
     )
 
 
@@ -605,11 +661,19 @@ class ObjectFileWriter(FileWriter):
             if exclusive:
                 complete_exclusive(store, key, chunks.upload_id, chunks.parts, self.token)
             else:
-                store.complete_upload(key, chunks.upload_id, chunks.parts, if_absent=False)
+                complete_resolved(
+                    store, key, chunks.upload_id, chunks.parts, self.token, if_absent=False
+                )
             chunks.upload_id = None
         except _Taken:
             raise _exists_error(url, "file") from None
+        except _Unpublished as exc:
+            chunks.upload_id = None
+            raise _interrupted(exc, url, _aborted_unpublished(url)) from exc
         except StoreUnavailable as exc:
+            if _published_by(store, key, self.token) is not None:
+                chunks.upload_id = None  # it took effect; only its answer was lost (G7)
+                return
             raise _interrupted(exc, url, _outcome_unknown(url, self.token)) from exc
 
     def _discard(self) -> None:
@@ -839,6 +903,11 @@ def _directory_outcome(phase: str, url: str, token: str, rolled_back: bool) -> s
             f"that output may be partly gone, and no longer counts as existing ({SUCCESS} "
             "goes first); write again once the store answers"
         )
+    if phase == "claim-absent":
+        return (
+            f"The commit of {url} was interrupted at its claim, and no claim of this writer "
+            "is there: nothing of this writer is visible; write again once the store answers"
+        )
     if phase == "claim":
         return (
             f"The commit of {url} was interrupted at its claim: nothing of this writer is "
@@ -906,8 +975,18 @@ def commit_directory(
         _abort_entries(store, d, entries)
         raise _claimed_error(store, prefix, taken.info, stale_after) from None
     except StoreUnavailable as exc:
-        _abort_entries(store, d, entries)
-        raise _interrupted(exc, url, _directory_outcome(phase, url, token, False)) from exc
+        claim = "unknown"
+        if phase == "claim":
+            try:
+                info = store.head(claim_key)
+                claim = "ours" if info is not None and _token_of(info) == token else "none"
+            except TargetError:
+                pass
+        if claim != "ours":  # else the claim took effect and only its answer was lost: go on
+            _abort_entries(store, d, entries)
+            if claim == "none":
+                phase = "claim-absent"
+            raise _interrupted(exc, url, _directory_outcome(phase, url, token, False)) from exc
     except BaseException:
         _abort_entries(store, d, entries)
         raise
@@ -948,10 +1027,14 @@ def commit_directory(
         phase = "success"
         put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
     except StoreUnavailable as exc:
-        rolled_back = False
-        if phase != "success":  # else the output may be committed: leave it to `recover`
-            rolled_back = _roll_back_own(store, d, token, entries)
-        raise _interrupted(exc, url, _directory_outcome(phase, url, token, rolled_back)) from exc
+        if phase == "success" and _published_by(store, d + SUCCESS, token) is not None:
+            pass  # _SUCCESS took effect; only its answer was lost (G7): committed
+        else:
+            rolled_back = False
+            if phase != "success":  # else the output may be committed: leave it to `recover`
+                rolled_back = _roll_back_own(store, d, token, entries)
+            outcome = _directory_outcome(phase, url, token, rolled_back)
+            raise _interrupted(exc, url, outcome) from exc
     except BaseException as exc:
         _roll_back_own(store, d, token, entries)
         if isinstance(exc, _Taken):
@@ -1097,7 +1180,11 @@ class ObjectDirectoryWriter(DirectoryWriter):
             return
         sha = chunks.sha.hexdigest()
         if chunks.upload_id is not None:
-            chunks.finish_parts()
+            try:
+                chunks.finish_parts()
+            except BaseException:
+                chunks.abort()  # the file is not part of the output: free its upload
+                raise
             self._entries[name] = _Entry(
                 name,
                 chunks.size,

@@ -266,6 +266,19 @@ def _map_errors(path: str, action: str, where: str = "the configured address") -
         raise _translate(exc, path, action, where) from exc
 
 
+@contextlib.contextmanager
+def _before_publish(path: str) -> Iterator[None]:
+    """The steps of a commit before its publishing ``rename2``: the final path is untouched
+    by them, and an error there says so."""
+    try:
+        yield
+    except (TargetExistsError, CommitError):
+        raise  # their messages already say that nothing was written
+    except TargetError as exc:
+        message = f"{exc.message}; nothing was published ({path} is as it was)"
+        raise type(exc)(message, exc.path) from (exc.__cause__ or exc)
+
+
 class _NoAnswer(Exception):
     """A client call did not return within the deadline (it may still be running)."""
 
@@ -430,13 +443,20 @@ class _HDFSFileWriter(FileWriter):
         fs._prepare_output(path, directory=False, if_exists=if_exists)
         self.token = new_token()
         self._tmp = fs._temp_path(path, self.token)
-        raw = fs._call(
-            "stage",
-            path,
-            fs.client.create,
-            self._tmp,
-            _write_options(overwrite=False, create_parent=False),
-        )
+        try:
+            raw = fs._call(
+                "stage",
+                path,
+                fs.client.create,
+                self._tmp,
+                _write_options(overwrite=False, create_parent=False),
+            )
+        except TargetExistsError:
+            raise
+        except TargetError:
+            # The create may have taken effect before the error; the name is this writer's.
+            fs._delete_quietly(self._tmp)
+            raise
         self._out = _HashingOutput(fs, path, posixpath.basename(path), raw)
         self._pending = bytearray()
 
@@ -455,8 +475,9 @@ class _HDFSFileWriter(FileWriter):
         """Nothing to do once the writer has ended; bytes are sent in 1 MiB chunks."""
 
     def _commit(self) -> None:
-        self._drain()
-        self._out.close()
+        with _before_publish(self._fs._shown(self.path)):
+            self._drain()
+            self._out.close()
         self._fs._publish(
             self._tmp,
             self.path,
@@ -1096,6 +1117,23 @@ class HDFS(AtomicFS):
         guarantee: Guarantee,
     ) -> dict[str, Any]:
         """Write ``_SUCCESS`` with the manifest into the staged tree ``tmp``, then publish it."""
+        with _before_publish(self._shown(final)):
+            manifest = self._stage_manifest(tmp, final, token, known)
+        self._publish(
+            tmp,
+            final,
+            directory=True,
+            if_exists=if_exists,
+            guarantee=guarantee,
+            token=token,
+            sha256=None,
+        )
+        return manifest
+
+    def _stage_manifest(
+        self, tmp: str, final: str, token: str, known: dict[str, PartRecord]
+    ) -> dict[str, Any]:
+        """Write ``_SUCCESS`` with the manifest of the staged tree ``tmp``; return it."""
         status = self._status(tmp)
         if status is None or not status.isdir:
             raise CommitError(
@@ -1131,15 +1169,6 @@ class HDFS(AtomicFS):
             stream.write(_manifest.encode(manifest))
         finally:
             stream.close()
-        self._publish(
-            tmp,
-            final,
-            directory=True,
-            if_exists=if_exists,
-            guarantee=guarantee,
-            token=token,
-            sha256=None,
-        )
         return manifest
 
     def _publish(
@@ -1159,7 +1188,8 @@ class HDFS(AtomicFS):
             if not self._has_rename2():
                 self._publish_old_rename(tmp, final, directory=directory, if_exists=if_exists)
                 return
-            evidence = self._evidence(tmp, directory=directory, token=token, sha256=sha256)
+            with _before_publish(self._shown(final)):
+                evidence = self._evidence(tmp, directory=directory, token=token, sha256=sha256)
             if if_exists == "overwrite" and directory:
                 self._replace_directory(tmp, final, token or new_token(), evidence)
             else:

@@ -266,6 +266,39 @@ def _map_errors(path: str, action: str) -> Iterator[None]:
         raise _translate(exc, path, action) from exc
 
 
+def _unsynced_error(exc: OSError, path: str) -> TargetError:
+    """The error for a commit whose publishing rename took effect but whose directory sync
+    failed: the output is there, its durability is not confirmed."""
+    return TargetError(
+        f"{path} was published, but syncing its directory failed ({exc.strerror or exc}): the "
+        "output is complete and visible, but may not survive a power failure. Check the disk; "
+        "if the output must be durable, remove it and write it again",
+        path,
+    )
+
+
+@contextlib.contextmanager
+def _before_publish(path: str) -> Iterator[None]:
+    """The steps of a commit before its publishing rename: an error there left the final
+    path untouched, and the message says so."""
+    try:
+        with _map_errors(path, "commit"):
+            yield
+    except (TargetExistsError, CommitError):
+        raise  # their messages already say that nothing was written
+    except TargetError as exc:
+        message = f"{exc.message}; nothing was published ({path} is as it was)"
+        raise type(exc)(message, exc.path) from (exc.__cause__ or exc)
+
+
+@contextlib.contextmanager
+def _synced_after_publish(path: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _unsynced_error(exc, path) from exc
+
+
 # --------------------------------------------------------------------------------------
 # Helpers over the seam
 
@@ -343,6 +376,17 @@ def _exists_error(path: str, what: str = "output") -> TargetExistsError:
     )
 
 
+def _forget_created(exc: OSError, remove: Any) -> None:
+    """After an exclusive create of a temporary failed with ``exc``: the call may have
+    created it before failing (a disk error after the fact). The name is unique to this
+    writer, so whatever is there is ours: ``remove()`` it, quietly. Not after EEXIST: then
+    someone else's entry (a planted symlink) is there, and it is left alone."""
+    if isinstance(exc, FileExistsError):
+        return
+    with contextlib.suppress(OSError):
+        remove()
+
+
 def _unlink_quiet(ops: PosixOps, dirfd: int, name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         ops.unlink(name, dir_fd=dirfd)
@@ -400,6 +444,43 @@ def _fsync_tree(ops: PosixOps, root: str) -> None:
         _fsync_dir(ops, top)
 
 
+def _identity(ops: PosixOps, name: str, dir_fd: int | None) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of what is at ``name`` (not following symlinks), or None."""
+    try:
+        st = ops.lstat(name, dir_fd=None if dir_fd == _AT_FDCWD else dir_fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _failed_publish(
+    ops: PosixOps,
+    exc: OSError,
+    staged: tuple[int, int] | None,
+    sfd: int,
+    tmp: str,
+    dirfd: int,
+    name: str,
+    path: str,
+) -> TargetError | None:
+    """Settle a publishing rename that reported an error (G7 on a local disk): None if it
+    took effect after all (the staged inode is at the final name and no longer at its
+    temporary name: a network filesystem that retried a rename whose answer was lost says
+    ENOENT or EEXIST for a rename that happened), else the error to raise."""
+    moved = staged is not None and _identity(ops, name, dirfd) == staged
+    if moved and _identity(ops, tmp, sfd) is None:
+        return None
+    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        return _exists_error(path)
+    if staged is not None and _identity(ops, tmp, sfd) == staged:
+        return CommitError(
+            f"cannot publish {path}: {exc.strerror or exc}; nothing was published ({path} is "
+            "as it was); write it again once the filesystem works",
+            path,
+        )
+    return _translate(exc, path, "publish")
+
+
 def _publish_noreplace(
     ops: PosixOps,
     dirfd: int,
@@ -413,18 +494,20 @@ def _publish_noreplace(
 ) -> None:
     """Rename ``tmp`` to ``name`` inside ``dirfd`` unless something is at ``name``.
 
-    ``tmp`` is relative to ``src_dirfd`` (default ``dirfd``), or absolute.
+    ``tmp`` is relative to ``src_dirfd`` (default ``dirfd``), or absolute. A rename that
+    reports an error is checked against the staged inode: if it took effect, that is a
+    success (see `_failed_publish`).
     """
     sfd = dirfd if src_dirfd is None else src_dirfd
+    staged = _identity(ops, tmp, sfd)
     try:
         ops.rename_flags(tmp, name, _RENAME_NOREPLACE, src_dir_fd=sfd, dst_dir_fd=dirfd)
         return
-    except FileExistsError:
-        raise _exists_error(path) from None
     except OSError as exc:
-        if exc.errno == errno.ENOTEMPTY:
-            raise _exists_error(path) from None
-        raise _translate(exc, path, "publish") from exc
+        error = _failed_publish(ops, exc, staged, sfd, tmp, dirfd, name, path)
+        if error is None:
+            return
+        raise error from (None if isinstance(error, TargetExistsError) else exc)
     except RenameFlagsUnsupported:
         pass
     if not is_dir:
@@ -516,7 +599,7 @@ def _commit_tree(
     """Write ``_SUCCESS`` into the staged tree ``tmp`` and publish it at ``name``."""
     staged = os.path.join(os.path.dirname(path), tmp)
     parts: list[PartRecord] = []
-    with _map_errors(path, "stage"):
+    with _before_publish(path), _map_errors(path, "stage"):
         for top, _dirs, files in _walk(ops, staged):
             for fname in files:
                 full = os.path.join(top, fname)
@@ -548,7 +631,8 @@ def _commit_tree(
     if if_exists == "overwrite":
         old = _publish_replace_dir(ops, dirfd, tmp, name, path, token)
         if durable:
-            ops.fsync(dirfd)
+            with _synced_after_publish(path):
+                ops.fsync(dirfd)
         if old is not None:
             _rmtree_quiet(ops, dirfd, old)
     else:
@@ -558,7 +642,8 @@ def _commit_tree(
             _rmtree_quiet(ops, dirfd, tmp)
             raise
         if durable:
-            ops.fsync(dirfd)
+            with _synced_after_publish(path):
+                ops.fsync(dirfd)
     return manifest
 
 
@@ -576,21 +661,25 @@ def _write_all(ops: PosixOps, fd: int, data: Any) -> int:
 
 class _OpsFile(io.RawIOBase):
     """An unbuffered file written through a `PosixOps`; optionally hashes what it writes and
-    reports a `PartRecord` when closed."""
+    reports a `PartRecord` when closed. Errors name ``where`` (the output) and the file."""
 
-    def __init__(self, ops: PosixOps, fd: int, name: str = "", on_close: Any = None) -> None:
+    def __init__(
+        self, ops: PosixOps, fd: int, name: str = "", on_close: Any = None, where: str = ""
+    ) -> None:
         self._ops = ops
         self._fd = fd
         self._name = name
         self._on_close = on_close
         self._hash = hashlib.sha256() if on_close is not None else None
         self._size = 0
+        self._where = f"{where}/{name}" if where and name else where or name
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        written = _write_all(self._ops, self._fd, data)
+        with _map_errors(self._where, "write"):
+            written = _write_all(self._ops, self._fd, data)
         if self._hash is not None:
             self._hash.update(data)
         self._size += written
@@ -600,13 +689,15 @@ class _OpsFile(io.RawIOBase):
         return self._fd
 
     def fsync(self) -> None:
-        self._ops.fsync(self._fd)
+        with _map_errors(self._where, "sync"):
+            self._ops.fsync(self._fd)
 
     def close(self) -> None:
         if self.closed:
             return
         super().close()
-        self._ops.close(self._fd)
+        with _map_errors(self._where, "close"):
+            self._ops.close(self._fd)
         if self._on_close is not None and self._hash is not None:
             self._on_close(PartRecord(self._name, self._size, self._hash.hexdigest()))
 
@@ -618,15 +709,22 @@ class _ParentDir:
     _dirfd: int = -1
 
     def _open_parent(self, path: str, durable: bool) -> str:
-        parent = _ensure_parent(self._ops, path, durable)
         with _map_errors(path, "open for writing"):
+            parent = _ensure_parent(self._ops, path, durable)
             self._dirfd = self._ops.open(parent, _DIR_FLAGS)
         return parent
+
+    def _kind_of_final(self, name: str, path: str) -> str | None:
+        with _map_errors(path, "open for writing"):
+            return _kind(self._ops, name, dir_fd=self._dirfd)
 
     def _close_dir(self) -> None:
         fd, self._dirfd = self._dirfd, -1
         if fd >= 0:
-            self._ops.close(fd)
+            # A read-only directory descriptor: an error from close loses nothing, and Linux
+            # releases the descriptor either way. It must not turn a commit into a failure.
+            with contextlib.suppress(OSError):
+                self._ops.close(fd)
 
 
 class _LocalFileWriter(_ParentDir, FileWriter):
@@ -650,7 +748,7 @@ class _LocalFileWriter(_ParentDir, FileWriter):
         self._tmp = temp_name(self._name, new_token())
         try:
             self._open_parent(path, durable)
-            kind = _kind(ops, self._name, dir_fd=self._dirfd)
+            kind = self._kind_of_final(self._name, path)
             if kind == "dir":
                 raise IsADirectory(
                     f"cannot write the file {path}: a directory is there; use a "
@@ -660,8 +758,12 @@ class _LocalFileWriter(_ParentDir, FileWriter):
             if kind is not None and if_exists == "error":
                 raise _exists_error(path)
             with _map_errors(path, "open for writing"):
-                fd = ops.open(self._tmp, _EXCL_FLAGS, 0o666, dir_fd=self._dirfd)
-            self._file = _OpsFile(ops, fd)
+                try:
+                    fd = ops.open(self._tmp, _EXCL_FLAGS, 0o666, dir_fd=self._dirfd)
+                except OSError as exc:
+                    _forget_created(exc, lambda: ops.unlink(self._tmp, dir_fd=self._dirfd))
+                    raise
+            self._file = _OpsFile(ops, fd, where=path)
             self._buffer = io.BufferedWriter(self._file, 1 << 16)
         except BaseException:
             self._close_dir()
@@ -683,11 +785,12 @@ class _LocalFileWriter(_ParentDir, FileWriter):
         return self._file.fileno()
 
     def _commit(self) -> None:
-        self._publish()
+        with _map_errors(self.path, "commit"):
+            self._publish()
         self._close_dir()
 
     def _publish(self) -> None:
-        with _map_errors(self.path, "write"):
+        with _before_publish(self.path), _map_errors(self.path, "write"):
             self._buffer.flush()
             if self._durable:
                 self._file.fsync()
@@ -708,7 +811,7 @@ class _LocalFileWriter(_ParentDir, FileWriter):
                 guarantee=self._guarantee,
             )
         if self._durable:
-            with _map_errors(self.path, "sync the directory of"):
+            with _synced_after_publish(self.path):
                 self._ops.fsync(self._dirfd)
 
     def _discard(self) -> None:
@@ -747,7 +850,7 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         try:
             parent = self._open_parent(path, durable)
             self.path = os.path.join(parent, self._tmp)
-            kind = _kind(self._ops, self._name, dir_fd=self._dirfd)
+            kind = self._kind_of_final(self._name, path)
             if kind == "file":
                 raise NotADirectory(
                     f"cannot write the directory {path}: a file is there; use a FileTarget "
@@ -757,7 +860,11 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
             if kind is not None and if_exists == "error":
                 raise _exists_error(path)
             with _map_errors(path, "stage"):
-                self._ops.mkdir(self._tmp, 0o777, dir_fd=self._dirfd)
+                try:
+                    self._ops.mkdir(self._tmp, 0o777, dir_fd=self._dirfd)
+                except OSError as exc:
+                    _forget_created(exc, lambda: self._ops.rmdir(self._tmp, dir_fd=self._dirfd))
+                    raise
         except BaseException:
             self._close_dir()
             self._never_started()
@@ -786,7 +893,7 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
                 if _kind(self._ops, sub) is None:
                     self._ops.mkdir(sub)
             fd = self._ops.open(os.path.join(self.path, *parts), _EXCL_FLAGS, 0o666)
-        raw = _OpsFile(self._ops, fd, name, self._record)
+        raw = _OpsFile(self._ops, fd, name, self._record, self.final)
         buffered = io.BufferedWriter(raw, 1 << 16)
         self._open[name] = buffered
         if "b" in mode:
@@ -798,14 +905,17 @@ class _LocalDirectoryWriter(_ParentDir, DirectoryWriter):
         self._parts[part.name] = part
 
     def _commit(self) -> dict[str, Any]:
-        result = self._publish()
+        with _map_errors(self.final, "commit"):
+            result = self._publish()
         self._close_dir()
         return result
 
     def _publish(self) -> dict[str, Any]:
-        for f in list(self._open.values()):
-            f.close()
-        if _kind(self._ops, self._tmp, dir_fd=self._dirfd) != "dir":
+        with _before_publish(self.final):
+            for f in list(self._open.values()):
+                f.close()
+            staged = _kind(self._ops, self._tmp, dir_fd=self._dirfd)
+        if staged != "dir":
             raise CommitError(
                 f"cannot commit {self.final}: its staging directory {self.path} is gone "
                 "(removed by a cleanup?); nothing was published",
@@ -860,7 +970,7 @@ class _LocalStaging(_ParentDir, Staging):
         try:
             parent = self._open_parent(path, durable)
             self.path = os.path.join(parent, self._tmp)
-            kind = _kind(ops, self._name, dir_fd=self._dirfd)
+            kind = self._kind_of_final(self._name, path)
             if kind == wrong:
                 cls = NotADirectory if directory else IsADirectory
                 raise cls(
@@ -875,13 +985,15 @@ class _LocalStaging(_ParentDir, Staging):
             raise
 
     def _commit(self) -> dict[str, Any] | None:
-        result = self._publish()
+        with _map_errors(self.final, "commit"):
+            result = self._publish()
         self._close_dir()
         return result
 
     def _publish(self) -> dict[str, Any] | None:
         ops, dirfd = self._ops, self._dirfd
-        kind = _kind(ops, self._tmp, dir_fd=dirfd)
+        with _before_publish(self.final):
+            kind = _kind(ops, self._tmp, dir_fd=dirfd)
         if kind is None:
             raise CommitError(
                 f"cannot commit {self.final}: nothing was written to the temporary path "
@@ -913,13 +1025,14 @@ class _LocalStaging(_ParentDir, Staging):
                 f"its temporary path {self.path}",
                 self.final,
             )
-        with _map_errors(self.final, "publish"):
-            if self._durable:
+        if self._durable:
+            with _before_publish(self.final):
                 fd = ops.open(self._tmp, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dirfd)
                 try:
                     ops.fsync(fd)
                 finally:
                     ops.close(fd)
+        with _map_errors(self.final, "publish"):
             if self._if_exists == "overwrite":
                 ops.rename(self._tmp, self._name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
             else:
@@ -932,7 +1045,8 @@ class _LocalStaging(_ParentDir, Staging):
                     is_dir=False,
                     guarantee=self._guarantee,
                 )
-            if self._durable:
+        if self._durable:
+            with _synced_after_publish(self.final):
                 ops.fsync(dirfd)
         return None
 

@@ -151,8 +151,10 @@ def _unavailable(store: S3Store) -> StoreUnavailable:
 
 
 def test_interrupted_at_success_is_left_whole_for_recover(s3, client, monkeypatch) -> None:
-    """The _SUCCESS request reached the store, its answer did not: nothing is rolled back
-    (the output is committed), and the error says the outcome is unknown."""
+    """The _SUCCESS request reached the store, its answer did not, and the store still does
+    not answer the look that follows: nothing is rolled back (the output is committed), and
+    the error says the outcome is unknown. (When the look is answered, the writer token
+    settles it: tests/faults.)"""
     fs, root = s3
     path = f"{root}/table"
     store, _ = fs.locate(path)
@@ -164,7 +166,14 @@ def test_interrupted_at_success_is_left_whole_for_recover(s3, client, monkeypatc
             raise _unavailable(store)
         return etag
 
+    def head(key: str) -> Any:
+        if key.endswith("/_SUCCESS"):
+            raise _unavailable(store)
+        return real_head(key)
+
+    real_head = store.head
     monkeypatch.setattr(store, "put", put)
+    monkeypatch.setattr(store, "head", head)
     with pytest.raises(StoreUnavailable) as info:
         _write_dir(fs, path, {"a.csv": b"a"})
     message = str(info.value)
