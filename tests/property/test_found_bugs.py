@@ -1,12 +1,11 @@
 """Bugs the property machine found, kept as small deterministic tests.
 
-Each is marked ``xfail(strict=True)`` until the library is fixed; the strictness makes the
-test fail once the fix lands, so that the mark is removed then.
+Each was marked ``xfail(strict=True)`` until the library was fixed; the strictness made the
+test fail once the fix landed, and the mark was removed then. Fixed so far: a retried
+multipart completion of an overwrite (resolved by the writer token, like the exclusive path).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from targets.fs._objectfs import ObjectStoreFS
 from targets.testing.objectstore import MemoryObjectStore
@@ -22,13 +21,6 @@ class RetriedCompletion(MemoryObjectStore):
         return super().complete_upload(key, upload_id, parts, if_absent=if_absent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ObjectFileWriter._commit completes an overwrite's multipart upload with a bare "
-    "store.complete_upload: a retried completion's NoSuchUpload escapes (a StoreCondition, "
-    "not a TargetError) although the output was published (G7); the exclusive path resolves "
-    "it by the writer token in complete_exclusive",
-)
 def test_an_overwrite_whose_multipart_completion_is_retried_reports_success():
     """Invariant (G7): a commit whose request took effect and was retried reports success
     when the published object carries the writer's token."""
