@@ -1036,9 +1036,15 @@ def commit_directory(
             outcome = _directory_outcome(phase, url, token, rolled_back)
             raise _interrupted(exc, url, outcome) from exc
     except BaseException as exc:
-        _roll_back_own(store, d, token, entries)
+        rolled_back = _roll_back_own(store, d, token, entries)
         if isinstance(exc, _Taken):
             raise _exists_error(url) from None
+        if not rolled_back and isinstance(exc, TargetError):
+            message = (
+                f"{exc.message}. The commit of {url} is not committed, but removing its claim "
+                f"and files failed too: run `targets recover {url}` once the store lets it"
+            )
+            raise type(exc)(message, exc.path) from exc
         raise
     if staging is not None:
         with contextlib.suppress(Exception):

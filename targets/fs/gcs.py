@@ -52,6 +52,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import requests.exceptions
 from fsspec.asyn import sync
 from fsspec.exceptions import FSTimeoutError
 from gcsfs.core import GCSFileSystem
@@ -84,6 +85,11 @@ _OCTET = "application/octet-stream"
 
 
 # -- errors ---------------------------------------------------------------------------
+
+
+_UNAVAILABLE_CODES = {408, 429, 500, 502, 503, 504}
+"""Answers gcsfs retries and that, once its retries are spent, leave the outcome of the
+request unknown: `StoreUnavailable`."""
 
 
 class _BucketNotFound(FileNotFoundError):
@@ -126,14 +132,22 @@ def _map_errors(
     except FileNotFoundError as exc:
         raise TargetNotFound(f"cannot {action} {url}: there is no such object", url) from exc
     except HttpError as exc:
-        if exc.code in (503, 504):
+        if exc.code in _UNAVAILABLE_CODES:
+            # A 500 may come after the request took effect: for the commit, the outcome of
+            # such a request is unknown, like that of a lost answer.
             raise StoreUnavailable(
-                f"cannot {action} {url}: GCS{where} is unavailable ({exc.code}) and kept "
-                "refusing through the retries; try again later",
+                f"cannot {action} {url}: GCS{where} is unavailable or overloaded "
+                f"({exc.code}) and kept failing through the retries; try again later",
                 url,
             ) from exc
         raise failure(
             f"cannot {action} {url}: GCS answered {exc.code}: {exc.message}", url
+        ) from exc
+    except requests.exceptions.ProxyError as exc:  # gcsfs's name for a 502 answer
+        raise StoreUnavailable(
+            f"cannot {action} {url}: GCS{where} answered 502 (bad gateway) through the "
+            "retries; try again later",
+            url,
         ) from exc
     except (aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError) as exc:
         raise StoreUnavailable(
@@ -320,6 +334,10 @@ class GCSStore(objectstore.ObjectStore):
             raise objectstore.PreconditionFailed(key, "an object exists (412)") from None
         except FileNotFoundError as exc:
             raise await self._missing(exc) from None
+        except HttpError as exc:
+            if exc.code == 409:  # a conflicting concurrent change to the object: retryable
+                raise objectstore.ConditionalConflict(key, "conflict (409)") from None
+            raise
         return str(doc["generation"])
 
     def put(

@@ -74,7 +74,22 @@ _CREDENTIAL_CODES = {
     "TokenRefreshRequired",
     "AuthorizationHeaderMalformed",
 }
-_UNAVAILABLE_CODES = {"ServiceUnavailable", "SlowDown", "503", "504"}
+_UNAVAILABLE_CODES = {
+    "ServiceUnavailable",
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
+    "TooManyRequests",
+    "Throttling",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+}
+"""Answers botocore retries (server errors, throttling) and that, once its retries are
+spent, leave the outcome of the request unknown: `StoreUnavailable`."""
+_UNAVAILABLE_STATUSES = {429, 500, 502, 503, 504}
 
 
 def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
@@ -121,10 +136,12 @@ def _map_errors(
                 "this bucket and prefix",
                 url,
             ) from exc
-        if code in _UNAVAILABLE_CODES or status in (503, 504):
+        if code in _UNAVAILABLE_CODES or status in _UNAVAILABLE_STATUSES:
+            # A 500 may come after the request took effect: for the commit, the outcome of
+            # such a request is unknown, like that of a lost answer.
             raise StoreUnavailable(
-                f"cannot {action} {url}: the S3 endpoint{where} is unavailable ({code}, HTTP "
-                f"{status}) and kept refusing through the retries; try again later",
+                f"cannot {action} {url}: the S3 endpoint{where} is unavailable or overloaded "
+                f"({code}, HTTP {status}) and kept failing through the retries; try again later",
                 url,
             ) from exc
         message = (exc.response.get("Error", {}) or {}).get("Message", "")

@@ -27,12 +27,14 @@ class _NoSleep:
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore and gcsfs retry at once instead of backing off (the number of attempts is
-    unchanged)."""
+    """botocore, gcsfs and the commit protocols retry at once instead of backing off (the
+    number of attempts is unchanged)."""
     import asyncio
 
     import botocore.endpoint
     import gcsfs.retry
+
+    from targets.fs import _objectstore
 
     real_sleep = asyncio.sleep
 
@@ -40,24 +42,48 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
         return await real_sleep(0)
 
     monkeypatch.setattr(botocore.endpoint, "time", _NoSleep())
+    monkeypatch.setattr(_objectstore, "time", _NoSleep())
     monkeypatch.setattr(gcsfs.retry.asyncio, "sleep", no_wait)
 
 
-@pytest.fixture
-def s3_proxy(s3_server: dict[str, Any], no_backoff: None) -> Iterator[tuple[Proxy, StoreRoot]]:
-    """A fault proxy in front of the session's moto server, and a fresh prefix reached
-    through it."""
+@pytest.fixture(scope="module")
+def _s3_proxy(s3_server: dict[str, Any]) -> Iterator[Proxy]:
     with Proxy(s3_server["endpoint"], s3_kind) as proxy:
-        options = {**s3_server["options"], "endpoint_url": proxy.endpoint}
-        yield proxy, StoreRoot(f"s3://{s3_server['bucket']}/t-{uuid.uuid4().hex[:12]}", options)
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def _gcs_proxy(gcs_server: Any) -> Iterator[Proxy]:
+    with Proxy(gcs_server.endpoint, gcs_kind) as proxy:
+        yield proxy
 
 
 @pytest.fixture
-def gcs_proxy(gcs_server: Any, no_backoff: None) -> Iterator[tuple[Proxy, StoreRoot]]:
-    """A fault proxy in front of the session's fake-gcs-server, and a fresh prefix reached
-    through it (parts of 256 KiB, so that multipart paths run with small files)."""
+def s3_proxy(
+    _s3_proxy: Proxy, s3_server: dict[str, Any], no_backoff: None
+) -> Iterator[tuple[Proxy, StoreRoot]]:
+    """A fault proxy in front of the session's moto server (no rules, empty log), and a
+    fresh prefix reached through it."""
+    proxy = _s3_proxy
+    proxy.clear()
+    proxy.reset()
+    options = {**s3_server["options"], "endpoint_url": proxy.endpoint}
+    yield proxy, StoreRoot(f"s3://{s3_server['bucket']}/t-{uuid.uuid4().hex[:12]}", options)
+    proxy.clear()
+
+
+@pytest.fixture
+def gcs_proxy(
+    _gcs_proxy: Proxy, gcs_server: Any, no_backoff: None
+) -> Iterator[tuple[Proxy, StoreRoot]]:
+    """A fault proxy in front of the session's fake-gcs-server (no rules, empty log), and a
+    fresh prefix reached through it (parts of 256 KiB, so that multipart paths run with
+    small files)."""
     from tests.fixtures.gcs import BUCKET
 
-    with Proxy(gcs_server.endpoint, gcs_kind) as proxy:
-        options = {**gcs_server.options(), "endpoint_url": proxy.endpoint, "part_size": 256 << 10}
-        yield proxy, StoreRoot(f"gs://{BUCKET}/t-{uuid.uuid4().hex[:12]}", options)
+    proxy = _gcs_proxy
+    proxy.clear()
+    proxy.reset()
+    options = {**gcs_server.options(), "endpoint_url": proxy.endpoint, "part_size": 256 << 10}
+    yield proxy, StoreRoot(f"gs://{BUCKET}/t-{uuid.uuid4().hex[:12]}", options)
+    proxy.clear()
