@@ -28,10 +28,11 @@ Faults, each at a chosen step of a chosen writer:
   identical second call (a client that retried after a lost response, with a new request id
   the store does not recognise as a retry).
 
-Calls made by threads that belong to no actor (the test's own reads, cleanup, recovery) go
-straight to the seam. Helper threads started by a running writer (a thread pool publishing
-files in parallel) are steps of that writer; the scheduler makes the pool of
-`targets.fs._objectstore` sequential while it is open, so that their order is deterministic.
+Calls made by the thread that created the scheduler (the test's own reads, cleanup,
+recovery) go straight to the seam. Helper threads started by a running writer (a thread
+pool publishing files in parallel) are steps of that writer; the scheduler makes the pool
+of `targets.fs._objectstore` sequential while it is open, so that their order is
+deterministic.
 """
 
 from __future__ import annotations
