@@ -8,6 +8,8 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
     "tests.fixtures.hdfs",
+    # tests that use the S3 or GCS server first need it to enforce exclusive creates
+    "tests.faults.canary",
 ]
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

@@ -507,8 +507,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             return
         rule = owner._rule(request, (REWRITE,))
         if rule is not None and rule.change is not None:
-            request.headers = dict(headers)
-            rule.change(request)
+            rule.change(request)  # sees and edits lower-case header names
             headers = request.headers
         resp = self._send_upstream(self.command, request.target, headers, request.body)
         data = resp.read()
