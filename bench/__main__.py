@@ -1,8 +1,8 @@
 """What committing an output costs through each path, in one run on one machine.
 
-    python -m bench             # the full run (about 15 minutes); rewrites the results in
+    python -m bench             # the full run (about 30 minutes); rewrites the results in
                                 # docs/performance.md and the plots in docs/img/
-    python -m bench --quick     # about a minute, prints the tables only (CI runs this)
+    python -m bench --quick     # a minute or two, prints the tables only (CI runs this)
 
 Scenarios: one file of 1 KiB, 1 MiB and 64 MiB; a directory of N = 1, 10, 100, 1000 files of
 64 KiB; a Parquet dataset (pyarrow, Hive-partitioned); and one large file through

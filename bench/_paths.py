@@ -311,7 +311,7 @@ def obstore_create(job: Job) -> None:
     """``obstore.put(..., mode="create")`` to each final key."""
     import obstore
 
-    store, _ = job.backend.obstore()  # type: ignore[misc]
+    store = job.backend.obstore()
     key = job.backend.obstore_key(job.url)
     if job.kind == "file":
         obstore.put(store, key, job.data, mode="create")
@@ -326,7 +326,7 @@ def obstore_rename(job: Job) -> None:
     a multipart upload completed with ``If-None-Match``, then a delete)."""
     import obstore
 
-    store, _ = job.backend.obstore()  # type: ignore[misc]
+    store = job.backend.obstore()
     key = job.backend.obstore_key(job.url)
     pairs = (
         [(key + ".obstore-tmp", key)]

@@ -45,11 +45,13 @@ class Backend:
         """Write ``data`` to ``url`` with no atomicity at all: the floor."""
         raise NotImplementedError
 
-    def obstore(self) -> tuple[Any, str] | None:
-        """An obstore store and the key prefix of `new_url`'s URLs in it, or None."""
+    def obstore(self) -> Any:
+        """An obstore store on this backend, or None (obstore missing, or no client for
+        this store here)."""
         return None
 
     def obstore_key(self, url: str) -> str:
+        """The key of ``url`` in `obstore`'s store."""
         raise NotImplementedError
 
     def luigi_target(self, url: str, *, binary: bool = True) -> Any:
@@ -80,14 +82,14 @@ class LocalBackend(Backend):
         with open(url, "wb") as f:
             f.write(data)
 
-    def obstore(self) -> tuple[Any, str] | None:
+    def obstore(self) -> Any:
         try:
             from obstore.store import LocalStore
         except ModuleNotFoundError:
             return None
         if self._obstore is None:
             self._obstore = LocalStore(self.root)
-        return self._obstore, ""
+        return self._obstore
 
     def obstore_key(self, url: str) -> str:
         return os.path.relpath(url, self.root)
@@ -140,7 +142,7 @@ class S3Backend(Backend):
     def put_plain(self, url: str, data: bytes) -> None:
         self.client.put_object(Bucket=BUCKET, Key=self.key(url), Body=data)
 
-    def obstore(self) -> tuple[Any, str] | None:
+    def obstore(self) -> Any:
         try:
             from obstore.store import S3Store
         except ModuleNotFoundError:
@@ -155,7 +157,7 @@ class S3Backend(Backend):
                 client_options={"allow_http": True},
                 copy_if_not_exists="multipart",
             )
-        return self._obstore, ""
+        return self._obstore
 
     def obstore_key(self, url: str) -> str:
         return self.key(url)
