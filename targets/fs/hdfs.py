@@ -506,7 +506,12 @@ class _HDFSDirectoryWriter(DirectoryWriter):
         self.path = fs.url(self._tmp)
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
-        fs._call("stage", path, fs.client.mkdirs, self._tmp, 0o755, False)
+        try:
+            fs._call("stage", path, fs.client.mkdirs, self._tmp, 0o755, False)
+        except TargetError:
+            # The mkdirs may have taken effect before the error; the name is this writer's.
+            fs._delete_quietly(self._tmp)
+            raise
 
     @property
     def filesystem(self) -> Any:

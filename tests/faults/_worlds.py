@@ -157,9 +157,12 @@ class ObjectWorld(World):
         self.store = store
         self.root = f"t-{uuid.uuid4().hex[:12]}"
 
-    def fs(self, injector: Injector) -> AtomicFS:
-        wrapped = injector.wrap(self.store, error=object_store_error)
-        return ObjectStoreFS.mount(wrapped, stale_claim_after=0.0)
+    def fs(self, injector: Injector, store: Any = None, stale_claim_after: float = 0.0) -> AtomicFS:
+        """The store (or ``store``, another client of the same bucket) through ``injector``;
+        claims count as abandoned after ``stale_claim_after`` seconds (0: at once, for a
+        single writer whose leftovers `recover` may settle right away)."""
+        wrapped = injector.wrap(self.store if store is None else store, error=object_store_error)
+        return ObjectStoreFS.mount(wrapped, stale_claim_after=stale_claim_after)
 
     def path(self, name: str) -> str:
         return f"{self.store.bucket}/{self.root}/{name}"
