@@ -24,7 +24,9 @@ from targets.testing.machine import DifferentialMachine
 from targets.testing.objectstore import MemoryObjectStore
 from targets.testing.worlds import LocalDiskWorld, ObjectStoreWorld, PosixWorld
 
-pytestmark = pytest.mark.property
+# A thorough run takes many minutes per machine; a hang is caught by the scheduler's own
+# timeout (StuckActor) instead of pytest-timeout's.
+pytestmark = [pytest.mark.property, pytest.mark.timeout(0)]
 
 REAL_STORE_EXAMPLES = 12
 REAL_STORE_STEPS = 25

@@ -7,7 +7,9 @@ import pytest
 from targets.testing.machine import TargetsMachine
 from targets.testing.worlds import PosixWorld
 
-pytestmark = pytest.mark.property
+# A thorough run takes many minutes per machine; a hang is caught by the scheduler's own
+# timeout (StuckActor) instead of pytest-timeout's.
+pytestmark = [pytest.mark.property, pytest.mark.timeout(0)]
 
 
 class PosixMachine(TargetsMachine):

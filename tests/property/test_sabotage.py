@@ -20,7 +20,9 @@ from targets.testing.machine import GuaranteeViolation, TargetsMachine
 from targets.testing.sabotage import CheckThenRename, CopyThenDelete, NaiveMove
 from targets.testing.worlds import HDFSWorld, ObjectStoreWorld, PosixWorld
 
-pytestmark = pytest.mark.property
+# A thorough run takes many minutes per machine; a hang is caught by the scheduler's own
+# timeout (StuckActor) instead of pytest-timeout's.
+pytestmark = [pytest.mark.property, pytest.mark.timeout(0)]
 
 WORLDS = {
     "posix": PosixWorld,
