@@ -1313,8 +1313,12 @@ class HDFS(AtomicFS):
             try:
                 self._rename2(final, old, overwrite=False, evidence=lambda _: False)
                 moved_aside = True
-            except TargetNotFound:
-                pass  # removed meanwhile: nothing to replace
+            except (TargetNotFound, CommitError):
+                if self._status(final) is not None:
+                    raise
+                # The old output is gone: removed meanwhile (nothing to replace), or our
+                # rename took effect and only its answer was lost (then it is aside).
+                moved_aside = self._status(old) is not None
         try:
             self._rename2(tmp, final, overwrite=False, evidence=evidence)
         except TargetExistsError:

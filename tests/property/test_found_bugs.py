@@ -3,12 +3,10 @@
 Each was marked ``xfail(strict=True)`` until the library was fixed; the strictness made the
 test fail once the fix landed, and the mark was removed then. Fixed so far: a retried
 multipart completion of an overwrite (resolved by the writer token, like the exclusive path).
-Open: an HDFS directory overwrite whose old output vanishes before its rename aside.
+Fixed: an HDFS directory overwrite whose old output vanishes before its rename aside.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from targets.fs._objectfs import ObjectStoreFS
 from targets.testing.objectstore import MemoryObjectStore
@@ -36,14 +34,6 @@ def test_an_overwrite_whose_multipart_completion_is_retried_reports_success():
     assert store.objects() == {"out.bin": data}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HDFS._replace_directory renames the old output aside with _rename2, whose "
-    "FileNotFoundError branch raises CommitError (not TargetNotFound) when the source is "
-    "gone, so the 'removed meanwhile: nothing to replace' case is never taken: the overwrite "
-    "fails with a message that names the aside path and blames a cleanup, and its staged "
-    "output is deleted",
-)
 def test_an_hdfs_directory_overwrite_whose_old_output_vanishes_meanwhile_publishes():
     """Invariant (G4): an overwrite of a directory output that another writer or a removal
     took away between the overwrite's look and its rename aside publishes the new output."""
