@@ -15,6 +15,11 @@ machine that searches those interleavings for a broken guarantee (docs/testing.m
 - `targets.testing.machine` (needs Hypothesis): `TargetsMachine`, `DifferentialMachine`;
   `targets.testing.worlds` the stores they drive; `targets.testing.sabotage` commit
   strategies broken on purpose.
+- `targets.testing.injection`: `Injector` fails the N-th call at any seam, before or after
+  it takes effect (the fault sweep of docs/reliability.md).
+- `targets.testing.proxy`: a loopback HTTP proxy that counts requests, loses answers, cuts
+  uploads off and injects statuses in front of a real server.
+- `targets.testing.servers`: `moto_server()` and `fake_gcs_server()` on 127.0.0.1.
 """
 
 from targets.testing.faults import LOSE, RETRY, Crashed, Scheduler
