@@ -15,9 +15,10 @@ from typing import IO, Any
 
 from targets import fs as _fs
 from targets._files import AtomicBinaryFile, AtomicTextFile, FormattedFile
+from targets._inspect import _data_files
 from targets.errors import InvalidTarget, TargetNotFound
 from targets.fs import _manifest
-from targets.fs._names import SUCCESS, is_temp_name
+from targets.fs._names import SUCCESS
 from targets.fs.base import (
     AtomicFS,
     CleanupReport,
@@ -383,14 +384,8 @@ class DirectoryTarget(_Target):
 
 
 def _listed_data_files(afs: AtomicFS, path: str) -> list[str]:
-    base = path.rstrip("/") + "/"
-    names = []
-    for full in afs.fsspec.find(path):
-        rel = full[len(base) :] if full.startswith(base) else full
-        if any(part.startswith((".", "_")) or is_temp_name(part) for part in rel.split("/")):
-            continue
-        names.append(rel)
-    return sorted(names)
+    """The non-hidden files under ``path``: Hadoop's and Spark's notion of the data."""
+    return sorted(_data_files(afs, path))
 
 
 class FlagTarget(_Target):
