@@ -1,14 +1,22 @@
-"""The filesystem layer: one `AtomicFS` per backend, chosen by the URL's protocol.
+"""The filesystem layer: one `AtomicFS` per backend, chosen by the URL's scheme.
 
 ``filesystem(url)`` gives the `AtomicFS` for a URL; ``resolve(url)`` also gives the backend
-path the URL names. Plain paths and ``file://`` URLs are local. Backends are imported on
-first use, so a missing client library only matters for the URLs that need it.
+path the URL names. Plain paths and ``file://`` URLs are local. Built-in backends are imported
+on first use, so a missing client library only matters for the URLs that need it.
+
+The registry is open: ``register("myscheme", MyFS)`` serves ``myscheme://`` URLs, and an
+installed distribution does the same through the ``targets.backends`` entry-point group
+(name = scheme, value = an `AtomicFS` subclass or a factory).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import importlib.metadata
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from targets.errors import BackendNotInstalled, InvalidTarget
@@ -36,25 +44,18 @@ __all__ = [
     "PartRecord",
     "Staging",
     "WriterState",
+    "BackendFactory",
+    "ENTRY_POINT_GROUP",
+    "backend",
+    "backend_class",
     "capability_table",
+    "register",
+    "schemes",
+    "unregister",
     "filesystem",
     "resolve",
     "split_protocol",
 ]
-
-# protocol -> (module, class, the extra that installs its client)
-_BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "file": ("targets.fs.local", "LocalFS", None),
-    "local": ("targets.fs.local", "LocalFS", None),
-    "s3": ("targets.fs.s3", "S3FS", "s3"),
-    "s3a": ("targets.fs.s3", "S3FS", "s3"),
-    "gs": ("targets.fs.gcs", "GCSFS", "gcs"),
-    "gcs": ("targets.fs.gcs", "GCSFS", "gcs"),
-    "hdfs": ("targets.fs.hdfs", "HDFS", "hdfs"),
-    "viewfs": ("targets.fs.hdfs", "HDFS", "hdfs"),
-    "webhdfs": ("targets.fs.hdfs", "WebHDFS", "hdfs"),
-    "swebhdfs": ("targets.fs.hdfs", "WebHDFS", "hdfs"),
-}
 
 
 def split_protocol(url: str) -> tuple[str, str]:
@@ -83,30 +84,175 @@ def _coerce(url: Any, storage_options: dict[str, Any]) -> str:
     )
 
 
-def backend_class(protocol: str, url: str | None = None) -> type[AtomicFS]:
-    """The `AtomicFS` class that serves ``protocol`` (``url`` is named in errors)."""
-    where = url or protocol + "://"
-    try:
-        module_name, class_name, extra = _BACKENDS[protocol]
-    except KeyError:
-        known = ", ".join(sorted(p + "://" for p in _BACKENDS))
+# -- the registry: built-in schemes, register(), and installed entry points ---------------
+
+BackendFactory = Callable[..., "tuple[AtomicFS, str]"]
+"""Builds a backend for a URL: ``factory(url, **storage_options) -> (AtomicFS, path)``,
+where ``path`` is what the URL names inside that filesystem. An `AtomicFS` subclass is
+accepted in its place (its ``from_url`` is the factory)."""
+
+ENTRY_POINT_GROUP = "targets.backends"
+"""The entry-point group a distribution uses to plug in a backend: the entry point's name is
+the URL scheme, its value an `AtomicFS` subclass or a `BackendFactory`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Builtin:
+    module: str
+    name: str
+    extra: str | None  # the pip extra that installs its client
+
+
+_BUILTINS: dict[str, _Builtin] = {
+    "file": _Builtin("targets.fs.local", "LocalFS", None),
+    "local": _Builtin("targets.fs.local", "LocalFS", None),
+    "s3": _Builtin("targets.fs.s3", "S3FS", "s3"),
+    "s3a": _Builtin("targets.fs.s3", "S3FS", "s3"),
+    "gs": _Builtin("targets.fs.gcs", "GCSFS", "gcs"),
+    "gcs": _Builtin("targets.fs.gcs", "GCSFS", "gcs"),
+    "hdfs": _Builtin("targets.fs.hdfs", "HDFS", "hdfs"),
+    "viewfs": _Builtin("targets.fs.hdfs", "HDFS", "hdfs"),
+    "webhdfs": _Builtin("targets.fs.hdfs", "WebHDFS", "hdfs"),
+    "swebhdfs": _Builtin("targets.fs.hdfs", "WebHDFS", "hdfs"),
+}
+
+_registered: dict[str, type[AtomicFS] | BackendFactory] = {}
+_registry_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+def _check_scheme(scheme: str) -> str:
+    text = scheme.lower()
+    if not text or not text[0].isalpha() or not text.replace("+", "").replace("-", "").isalnum():
         raise InvalidTarget(
-            f"cannot open {where}: unknown protocol {protocol + '://'!r}; targets supports "
-            f"{known} and plain paths",
-            where,
-        ) from None
+            f"{scheme!r} is not a URL scheme: use letters, digits, '+' and '-', starting "
+            "with a letter"
+        )
+    return text
+
+
+def register(
+    scheme: str, factory: type[AtomicFS] | BackendFactory, *, replace: bool = False
+) -> None:
+    """Serve ``scheme://`` URLs with ``factory``.
+
+    ``factory`` is an `AtomicFS` subclass or a `BackendFactory`. A scheme that is already
+    served (built in, registered, or from an installed entry point) raises `InvalidTarget`
+    unless ``replace=True``; `unregister` undoes a registration.
+    """
+    key = _check_scheme(scheme)
+    if not (isinstance(factory, type) and issubclass(factory, AtomicFS)) and not callable(factory):
+        raise InvalidTarget(
+            f"register({scheme!r}, ...) needs an AtomicFS subclass or a factory "
+            f"callable, not {type(factory).__name__}"
+        )
+    with _registry_lock:
+        _load_entry_points_locked()
+        if not replace and (key in _registered or key in _BUILTINS):
+            raise InvalidTarget(
+                f"{key}:// is already served by a backend; pass replace=True to replace it"
+            )
+        _registered[key] = factory
+
+
+def unregister(scheme: str) -> None:
+    """Stop serving ``scheme://`` with a registered backend (a built-in scheme, once
+    replaced, falls back to the built-in backend). An unknown scheme is ignored."""
+    with _registry_lock:
+        _registered.pop(_check_scheme(scheme), None)
+
+
+def _load_entry_points_locked() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        key = ep.name.lower()
+        _registered.setdefault(key, _EntryPointBackend(ep))
+
+
+class _EntryPointBackend:
+    """An installed entry point, loaded when its scheme is first used."""
+
+    def __init__(self, ep: importlib.metadata.EntryPoint) -> None:
+        self.ep = ep
+
+    def load(self, where: str) -> type[AtomicFS] | BackendFactory:
+        try:
+            loaded: type[AtomicFS] | BackendFactory = self.ep.load()
+        except Exception as exc:
+            raise BackendNotInstalled(
+                f"cannot open {where}: the backend {self.ep.value!r} that the entry point "
+                f"{self.ep.name!r} (group {ENTRY_POINT_GROUP!r}) names failed to load: "
+                f"{type(exc).__name__}: {exc}",
+                where,
+            ) from exc
+        return loaded
+
+    def __call__(self, url: str, **storage_options: Any) -> tuple[AtomicFS, str]:
+        return _as_factory(self.load(url))(url, **storage_options)
+
+
+def _as_factory(found: type[AtomicFS] | BackendFactory) -> BackendFactory:
+    if isinstance(found, type) and issubclass(found, AtomicFS):
+        return found.from_url
+    return found
+
+
+def schemes() -> list[str]:
+    """Every URL scheme served now: built in, registered, or from installed entry points."""
+    with _registry_lock:
+        _load_entry_points_locked()
+        return sorted(set(_BUILTINS) | set(_registered))
+
+
+def _import_builtin(protocol: str, where: str) -> type[AtomicFS]:
+    builtin = _BUILTINS[protocol]
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(builtin.module)
     except ModuleNotFoundError as exc:
-        if extra is None or (exc.name or "").startswith("targets"):
+        if builtin.extra is None or (exc.name or "").startswith("targets"):
             raise
         raise BackendNotInstalled(
             f"cannot open {where}: {protocol}:// needs the {exc.name!r} package, which is "
-            f"not installed; install it with: pip install 'targets[{extra}]'",
+            f"not installed; install it with: pip install 'targets[{builtin.extra}]'",
             where,
         ) from None
-    cls: type[AtomicFS] = getattr(module, class_name)
+    cls: type[AtomicFS] = getattr(module, builtin.name)
     return cls
+
+
+def backend(protocol: str, url: str | None = None) -> type[AtomicFS] | BackendFactory:
+    """What serves ``protocol``: an `AtomicFS` subclass or a factory (``url`` is named in
+    errors). Registered backends come first, then the built-in ones."""
+    where = url or protocol + "://"
+    with _registry_lock:
+        _load_entry_points_locked()
+        found = _registered.get(protocol)
+    if isinstance(found, _EntryPointBackend):
+        return found.load(where)
+    if found is not None:
+        return found
+    if protocol in _BUILTINS:
+        return _import_builtin(protocol, where)
+    known = ", ".join(s + "://" for s in schemes())
+    raise InvalidTarget(
+        f"cannot open {where}: unknown protocol {protocol + '://'!r}; targets serves "
+        f"{known} and plain paths (a backend can be added with targets.fs.register)",
+        where,
+    )
+
+
+def backend_class(protocol: str, url: str | None = None) -> type[AtomicFS]:
+    """The `AtomicFS` class that serves ``protocol``; `InvalidTarget` when a factory that
+    is not a class serves it."""
+    found = backend(protocol, url)
+    if isinstance(found, type) and issubclass(found, AtomicFS):
+        return found
+    raise InvalidTarget(
+        f"{protocol}:// is served by the factory {found!r}, not an AtomicFS class", url
+    )
 
 
 def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
@@ -115,7 +261,12 @@ def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
     if not text or not text.strip():
         raise InvalidTarget("the target location is empty; give a path or a URL", text)
     protocol, _ = split_protocol(text)
-    return backend_class(protocol, text).from_url(text, **storage_options)
+    afs, path = _as_factory(backend(protocol, text))(text, **storage_options)
+    if not isinstance(afs, AtomicFS):
+        raise InvalidTarget(
+            f"the backend for {protocol}:// gave a {type(afs).__name__}, not an AtomicFS", text
+        )
+    return afs, path
 
 
 def filesystem(url: Any, **storage_options: Any) -> AtomicFS:
