@@ -44,6 +44,7 @@ __all__ = [
     "Guarantee",
     "IfExists",
     "PartRecord",
+    "RecoverHow",
     "Staging",
     "WriterState",
 ]
@@ -56,6 +57,9 @@ IfExists = Literal["error", "overwrite"]
 Guarantee = Literal["strict", "best-effort"]
 """``"strict"`` refuses to run without the primitive a guarantee needs; ``"best-effort"``
 runs anyway (with a warning) on a weaker primitive."""
+
+RecoverHow = Literal["auto", "forward", "back"]
+"""Which way `AtomicFS.recover` settles an interrupted commit."""
 
 IF_EXISTS_VALUES: tuple[str, ...] = ("error", "overwrite")
 GUARANTEE_VALUES: tuple[str, ...] = ("strict", "best-effort")
@@ -468,5 +472,10 @@ class AtomicFS(abc.ABC):
         ``older_than``. Never touches committed data or anything this library did not write."""
 
     @abc.abstractmethod
-    def recover(self, path: str) -> str:
-        """Finish or undo an interrupted commit at ``path``; say what was done."""
+    def recover(self, path: str, *, how: RecoverHow = "auto", force: bool = False) -> str:
+        """Finish or undo an interrupted commit at ``path``; say what was done.
+
+        ``how`` chooses the direction where a backend has two (object stores: ``"forward"``
+        publishes what the claim lists, ``"back"`` removes it, ``"auto"`` goes forward when
+        it can); a backend with one way raises `InvalidTarget` for the other. ``force=True``
+        acts on a claim that is not yet stale."""
