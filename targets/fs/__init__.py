@@ -6,7 +6,14 @@ on first use, so a missing client library only matters for the URLs that need it
 
 The registry is open: ``register("myscheme", MyFS)`` serves ``myscheme://`` URLs, and an
 installed distribution does the same through the ``targets.backends`` entry-point group
-(name = scheme, value = an `AtomicFS` subclass or a factory).
+(name = scheme, value = an `AtomicFS` subclass or a factory). An entry point never takes a
+built-in scheme over: a distribution that means to replace one calls ``register(...,
+replace=True)``, so that installing a package cannot change what ``s3://`` does unseen.
+
+The names of the protocols' own files are public here, for tools that look at outputs from
+outside: `SUCCESS` (the marker that holds the manifest), `CLAIM` (an object-store writer's
+claim), `is_temp_name` and `parse_temp_name` (this library's temporaries), and
+`decode_manifest` (the manifest's JSON, checked).
 """
 
 from __future__ import annotations
@@ -14,12 +21,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.metadata
+import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from targets.errors import BackendNotInstalled, InvalidTarget
+from targets.fs._manifest import decode as decode_manifest
+from targets.fs._names import CLAIM, SUCCESS, is_temp_name, parse_temp_name
 from targets.fs.base import (
     AtomicFS,
     Capabilities,
@@ -44,6 +54,11 @@ __all__ = [
     "PartRecord",
     "Staging",
     "WriterState",
+    "CLAIM",
+    "SUCCESS",
+    "decode_manifest",
+    "is_temp_name",
+    "parse_temp_name",
     "BackendFactory",
     "ENTRY_POINT_GROUP",
     "backend",
@@ -116,14 +131,21 @@ _BUILTINS: dict[str, _Builtin] = {
     "swebhdfs": _Builtin("targets.fs.hdfs", "WebHDFS", "hdfs"),
 }
 
+_log = logging.getLogger("targets")
+
 _registered: dict[str, type[AtomicFS] | BackendFactory] = {}
 _registry_lock = threading.Lock()
 _entry_points_loaded = False
 
 
+def _is_scheme(text: str) -> bool:
+    rest = text.replace("+", "").replace("-", "")
+    return text.isascii() and text[:1].isalpha() and rest.isalnum()
+
+
 def _check_scheme(scheme: str) -> str:
-    text = scheme.lower()
-    if not text or not text[0].isalpha() or not text.replace("+", "").replace("-", "").isalnum():
+    text = scheme.lower() if isinstance(scheme, str) else ""
+    if not _is_scheme(text):
         raise InvalidTarget(
             f"{scheme!r} is not a URL scheme: use letters, digits, '+' and '-', starting "
             "with a letter"
@@ -163,28 +185,57 @@ def unregister(scheme: str) -> None:
 
 
 def _load_entry_points_locked() -> None:
+    """Note every installed entry point of `ENTRY_POINT_GROUP`, once per process; a
+    backend's module is imported only when its scheme is first used."""
     global _entry_points_loaded
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    found: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        key = ep.name.lower()
-        _registered.setdefault(key, _EntryPointBackend(ep))
+        # one distribution seen twice on sys.path names the same value: one backend
+        found.setdefault(ep.name.lower(), {}).setdefault(ep.value, ep)
+    for key, by_value in found.items():
+        eps = list(by_value.values())
+        if key in _BUILTINS or not _is_scheme(key):
+            _log.warning(
+                "ignored the entry point %r = %r (group %r): %s",
+                eps[0].name,
+                eps[0].value,
+                ENTRY_POINT_GROUP,
+                "a built-in scheme is replaced only by register(..., replace=True)"
+                if key in _BUILTINS
+                else "its name is not a URL scheme",
+            )
+            continue
+        _registered.setdefault(key, _EntryPointBackend(eps))
 
 
 class _EntryPointBackend:
-    """An installed entry point, loaded when its scheme is first used."""
+    """An installed entry point, loaded when its scheme is first used. Two distributions
+    that serve one scheme with different backends make the scheme an error to use, never
+    a silent choice between them."""
 
-    def __init__(self, ep: importlib.metadata.EntryPoint) -> None:
-        self.ep = ep
+    def __init__(self, eps: list[importlib.metadata.EntryPoint]) -> None:
+        self.eps = eps
 
     def load(self, where: str) -> type[AtomicFS] | BackendFactory:
+        if len(self.eps) > 1:
+            named = ", ".join(f"{ep.value!r}" for ep in self.eps)
+            raise InvalidTarget(
+                f"cannot open {where}: installed distributions name more than one backend "
+                f"for the entry point {self.eps[0].name!r} (group {ENTRY_POINT_GROUP!r}): "
+                f"{named}; uninstall all but one, or choose one with targets.fs.register("
+                f"..., replace=True)",
+                where,
+            )
+        ep = self.eps[0]
         try:
-            loaded: type[AtomicFS] | BackendFactory = self.ep.load()
+            loaded: type[AtomicFS] | BackendFactory = ep.load()
         except Exception as exc:
             raise BackendNotInstalled(
-                f"cannot open {where}: the backend {self.ep.value!r} that the entry point "
-                f"{self.ep.name!r} (group {ENTRY_POINT_GROUP!r}) names failed to load: "
+                f"cannot open {where}: the backend {ep.value!r} that the entry point "
+                f"{ep.name!r} (group {ENTRY_POINT_GROUP!r}) names failed to load: "
                 f"{type(exc).__name__}: {exc}",
                 where,
             ) from exc
@@ -197,7 +248,7 @@ class _EntryPointBackend:
 def _as_factory(found: type[AtomicFS] | BackendFactory) -> BackendFactory:
     if isinstance(found, type) and issubclass(found, AtomicFS):
         return found.from_url
-    return found
+    return cast(BackendFactory, found)  # a class that is no AtomicFS is a factory too
 
 
 def schemes() -> list[str]:
@@ -226,6 +277,7 @@ def _import_builtin(protocol: str, where: str) -> type[AtomicFS]:
 def backend(protocol: str, url: str | None = None) -> type[AtomicFS] | BackendFactory:
     """What serves ``protocol``: an `AtomicFS` subclass or a factory (``url`` is named in
     errors). Registered backends come first, then the built-in ones."""
+    protocol = protocol.lower()
     where = url or protocol + "://"
     with _registry_lock:
         _load_entry_points_locked()
@@ -238,7 +290,7 @@ def backend(protocol: str, url: str | None = None) -> type[AtomicFS] | BackendFa
         return _import_builtin(protocol, where)
     known = ", ".join(s + "://" for s in schemes())
     raise InvalidTarget(
-        f"cannot open {where}: unknown protocol {protocol + '://'!r}; targets serves "
+        f"cannot open {where}: unknown protocol {protocol + '://'!r}; targets supports "
         f"{known} and plain paths (a backend can be added with targets.fs.register)",
         where,
     )
@@ -261,12 +313,21 @@ def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
     if not text or not text.strip():
         raise InvalidTarget("the target location is empty; give a path or a URL", text)
     protocol, _ = split_protocol(text)
-    afs, path = _as_factory(backend(protocol, text))(text, **storage_options)
-    if not isinstance(afs, AtomicFS):
+    made = _as_factory(backend(protocol, text))(text, **storage_options)
+    if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], AtomicFS)):
         raise InvalidTarget(
-            f"the backend for {protocol}:// gave a {type(afs).__name__}, not an AtomicFS", text
+            f"cannot open {text}: the backend for {protocol}:// gave {_describe(made)}, not "
+            "an (AtomicFS, path) pair; a factory returns (filesystem, path)",
+            text,
         )
-    return afs, path
+    afs, path = made
+    return afs, str(path)
+
+
+def _describe(made: Any) -> str:
+    if isinstance(made, tuple):
+        return "(" + ", ".join(type(item).__name__ for item in made) + ")"
+    return f"a {type(made).__name__}"
 
 
 def filesystem(url: Any, **storage_options: Any) -> AtomicFS:

@@ -78,13 +78,14 @@ def test_a_symlinked_staging_parent_is_not_followed_out(tmp_path):
 def test_a_symlink_planted_at_the_temporary_name_is_refused(tmp_path, monkeypatch):
     """The staging file is created with O_EXCL|O_NOFOLLOW: a symlink an attacker planted at
     the (predictable) temporary name makes the open fail instead of writing through it."""
-    from targets.fs import local
+    from targets.fs._names import temp_name
+    from targets.fs.rename import writers
 
     victim = tmp_path / "victim"
     victim.write_text("precious")
     token = "f" * 32
-    monkeypatch.setattr(local, "new_token", lambda: token)
-    (tmp_path / local.temp_name("out", token)).symlink_to(victim)
+    monkeypatch.setattr(writers, "new_token", lambda: token)
+    (tmp_path / temp_name("out", token)).symlink_to(victim)
     with contextlib.suppress(targets.TargetError):
         targets.target(str(tmp_path / "out")).write_text("attack")
     assert victim.read_text() == "precious"

@@ -1,0 +1,513 @@
+"""The writers of a rename-based commit: one file, one directory tree, a staging path.
+
+Each stages at a hidden sibling ``.<name>.targets-tmp-<token>`` of its output, and commits by
+`targets.fs.rename.publish.publish`. Nothing is written at the final path before that one
+rename (G1); a writer that fails or is discarded removes its temporary and nothing else (G8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import posixpath
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+from targets.errors import (
+    CommitError,
+    InvalidTarget,
+    IsADirectory,
+    NotADirectory,
+    TargetError,
+    TargetExistsError,
+)
+from targets.fs import _manifest
+from targets.fs._names import SUCCESS, check_relative_name, new_token
+from targets.fs.base import (
+    DirectoryWriter,
+    FileWriter,
+    Guarantee,
+    IfExists,
+    PartRecord,
+    Staging,
+    WriterState,
+)
+from targets.fs.rename.publish import (
+    Evidence,
+    before_publish,
+    exists_error,
+    publish,
+    sibling,
+    synced_after_publish,
+)
+from targets.fs.rename.store import RenameStore, Sink
+
+if TYPE_CHECKING:
+    from targets.fs.rename.fs import RenameFS
+
+__all__ = ["RenameDirectoryWriter", "RenameFileWriter", "RenameStaging", "commit_tree"]
+
+_ROOT_ERROR = "cannot write the root directory '/' as an output; name a path below it"
+
+
+class HashingSink(io.RawIOBase):
+    """A `Sink` as a raw stream that counts and hashes what passes through it; errors are
+    `targets.errors` naming ``shown``. ``on_close`` gets the `PartRecord` once the file is
+    complete in the store."""
+
+    def __init__(
+        self,
+        store: RenameStore,
+        sink: Sink,
+        shown: str,
+        name: str = "",
+        on_close: Callable[[PartRecord], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._sink = sink
+        self._shown = shown
+        self._name = name
+        self._on_close = on_close
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        with self._store.map_errors(self._shown, "write"):
+            done = 0
+            while done < view.nbytes:
+                done += self._sink.write(view[done:])
+        self._hash.update(view)
+        self.size += done
+        return done
+
+    def fileno(self) -> int:
+        fileno = getattr(self._sink, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation("this store's files have no descriptor")
+        return int(fileno())
+
+    def sync(self) -> None:
+        with self._store.map_errors(self._shown, "sync"):
+            self._sink.sync()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            with self._store.map_errors(self._shown, "close"):
+                self._sink.close()
+        finally:
+            super().close()
+        if self._on_close is not None:
+            self._on_close(PartRecord(self._name, self.size, self.sha256))
+
+    def abandon(self) -> None:
+        """Close without reporting; errors are ignored (the file is being discarded)."""
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self._sink.close()
+            super().close()
+
+
+def prepare(
+    store: RenameStore, path: str, *, directory: bool, if_exists: IfExists, durable: bool
+) -> None:
+    """Create the parents of ``path`` and refuse early what the commit would refuse: the
+    wrong kind of entry there, or any entry with ``if_exists="error"`` (the commit still
+    decides; this only fails sooner)."""
+    shown = store.shown(path)
+    if path == "/":
+        raise InvalidTarget(_ROOT_ERROR, path)
+    with store.map_errors(path, "open for writing"):
+        store.ensure_parent(path, durable=durable)
+        got = store.stat(path)
+    if got is None:
+        return
+    if directory and not got.is_dir:
+        raise NotADirectory(
+            f"cannot write the directory {shown}: a file is there; use a FileTarget (a URL "
+            "without a trailing '/') or another path",
+            shown,
+        )
+    if not directory and got.is_dir:
+        raise IsADirectory(
+            f"cannot write the file {shown}: a directory is there; use a DirectoryTarget "
+            "(a URL ending in '/') or another path",
+            shown,
+        )
+    if if_exists == "error":
+        raise exists_error(shown)
+
+
+def _create_own(store: RenameStore, tmp: str, final: str, action: str) -> Sink:
+    """Create this writer's temporary ``tmp`` exclusively. A create that failed may still
+    have taken effect (an error after the fact); the name is unique to this writer, so it is
+    removed, unless the name was taken (then the entry is someone else's)."""
+    try:
+        with store.map_errors(final, action):
+            return store.create(tmp)
+    except TargetExistsError:
+        raise
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.delete(tmp)
+        raise
+
+
+def _evidence(store: RenameStore, tmp: str, final: str, **proof: Any) -> Evidence:
+    with before_publish(store.shown(final)), store.map_errors(final, "commit"):
+        staged = store.stat(tmp)
+    if staged is None:
+        shown = store.shown(final)
+        raise CommitError(
+            f"cannot commit {shown}: the staged output {store.shown(tmp)} is gone (removed "
+            "by a cleanup?); nothing was published",
+            shown,
+        )
+    return Evidence(staged, **proof)
+
+
+def _publish_own(
+    store: RenameStore,
+    tmp: str,
+    final: str,
+    evidence: Evidence,
+    *,
+    if_exists: IfExists,
+    guarantee: Guarantee,
+    durable: bool,
+) -> None:
+    """Publish this writer's ``tmp``; on failure remove it. Sync the parent when durable."""
+    try:
+        publish(store, tmp, final, evidence, if_exists=if_exists, guarantee=guarantee)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.delete(tmp)
+        raise
+    if durable:
+        with synced_after_publish(store, final):
+            store.sync_dir(posixpath.dirname(final))
+
+
+class RenameFileWriter(FileWriter):
+    """One file output: written to its temporary, published by one rename."""
+
+    def __init__(
+        self,
+        fs: RenameFS,
+        path: str,
+        *,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
+    ) -> None:
+        super().__init__(path)
+        store = fs.store
+        self.log_protocol = store.manifest_protocol
+        self._store = store
+        self._if_exists = if_exists
+        self._guarantee = guarantee
+        self._durable = durable
+        self.token = new_token()
+        self._tmp = sibling(path, self.token)
+        try:
+            prepare(store, path, directory=False, if_exists=if_exists, durable=durable)
+            sink = _create_own(store, self._tmp, path, "open for writing")
+            self._file = HashingSink(store, sink, store.shown(path))
+            self._buffer = io.BufferedWriter(self._file, store.write_buffer)
+        except BaseException:
+            self._never_started()
+            raise
+
+    def _write(self, data: memoryview) -> None:
+        with self._store.map_errors(self.path, "write"):
+            self._buffer.write(data)
+
+    def flush(self) -> None:
+        if self._state is WriterState.PENDING:
+            with self._store.map_errors(self.path, "write"):
+                self._buffer.flush()
+
+    def fileno(self) -> int:
+        """The descriptor of the staged file, for tools that write to it directly."""
+        self.flush()
+        return self._file.fileno()
+
+    def _commit(self) -> None:
+        store = self._store
+        with before_publish(store.shown(self.path)):
+            with store.map_errors(self.path, "write"):
+                self._buffer.flush()
+            if self._durable:
+                self._file.sync()
+            self._buffer.close()
+        evidence = _evidence(store, self._tmp, self.path, sha256=self._file.sha256)
+        _publish_own(
+            store,
+            self._tmp,
+            self.path,
+            evidence,
+            if_exists=self._if_exists,
+            guarantee=self._guarantee,
+            durable=self._durable,
+        )
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._buffer.close()
+        with contextlib.suppress(Exception):
+            self._store.delete(self._tmp, recursive=False)
+
+
+def commit_tree(
+    store: RenameStore,
+    tmp: str,
+    final: str,
+    token: str,
+    known: dict[str, PartRecord],
+    *,
+    if_exists: IfExists,
+    guarantee: Guarantee,
+    durable: bool,
+) -> dict[str, Any]:
+    """Write ``_SUCCESS`` with the manifest into the staged tree ``tmp`` and publish it at
+    ``final``; return the manifest. On failure ``tmp`` is removed."""
+    shown = store.shown(final)
+    try:
+        with before_publish(shown), store.map_errors(final, "stage"):
+            manifest = _stage_manifest(store, tmp, final, token, known)
+            if durable:
+                store.sync_tree(tmp)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.delete(tmp)
+        raise
+    evidence = _evidence(store, tmp, final, token=token)
+    _publish_own(
+        store, tmp, final, evidence, if_exists=if_exists, guarantee=guarantee, durable=durable
+    )
+    return manifest
+
+
+def _stage_manifest(
+    store: RenameStore, tmp: str, final: str, token: str, known: dict[str, PartRecord]
+) -> dict[str, Any]:
+    base = tmp.rstrip("/") + "/"
+    parts: list[PartRecord] = []
+    for entry in store.walk(tmp):
+        rel = entry.path[len(base) :]
+        if rel == SUCCESS and entry.is_dir:
+            shown = store.shown(final)
+            raise CommitError(
+                f"cannot commit {shown}: a directory named {SUCCESS} was written into it; "
+                "that name is reserved for the manifest, rename the directory",
+                shown,
+            )
+        if rel == SUCCESS:
+            store.delete(entry.path, recursive=False)  # a tool's own marker; ours replaces it
+            continue
+        if entry.kind != "file":
+            continue
+        record = known.get(rel)
+        if record is None or record.size != entry.size:
+            record = PartRecord(rel, entry.size)
+        parts.append(record)
+    manifest = _manifest.build(token, parts, store.manifest_protocol)
+    sink = store.create(posixpath.join(tmp, SUCCESS))
+    out = HashingSink(store, sink, store.shown(final), SUCCESS)
+    try:
+        out.write(_manifest.encode(manifest))
+    finally:
+        out.close()
+    return manifest
+
+
+class RenameDirectoryWriter(DirectoryWriter):
+    """A directory output: files written into a staged tree, published with ``_SUCCESS``
+    by one rename."""
+
+    def __init__(
+        self,
+        fs: RenameFS,
+        path: str,
+        *,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
+    ) -> None:
+        super().__init__()
+        store = fs.store
+        self.log_protocol = store.manifest_protocol
+        self._fs = fs
+        self._store = store
+        self.final = path
+        self._if_exists = if_exists
+        self._guarantee = guarantee
+        self._durable = durable
+        self.token = new_token()
+        self._tmp = sibling(path, self.token)
+        self.path = store.shown(self._tmp)
+        self._parts: dict[str, PartRecord] = {}
+        self._open: dict[str, IO[Any]] = {}
+        try:
+            prepare(store, path, directory=True, if_exists=if_exists, durable=durable)
+            try:
+                with store.map_errors(path, "stage"):
+                    store.mkdir(self._tmp)
+            except TargetExistsError:
+                raise
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    store.delete(self._tmp)
+                raise
+        except BaseException:
+            self._never_started()
+            raise
+
+    @property
+    def filesystem(self) -> Any:
+        return self._fs.fsspec
+
+    def open(self, name: str, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+        self._require_pending("open a file")
+        shown = self._store.shown(self.final)
+        check_relative_name(name, shown)
+        if mode not in ("w", "wt", "wb"):
+            raise InvalidTarget(
+                f"mode {mode!r} is not a write mode for a file of {shown}; use 'w' or 'wb'",
+                shown,
+            )
+        if name in self._parts or name in self._open:
+            raise TargetExistsError(f"{name} was already written in this output ({shown})", shown)
+        with self._store.map_errors(self.final, "write"):
+            sink = self._store.create(posixpath.join(self._tmp, name), parents=True)
+        raw = HashingSink(self._store, sink, f"{shown}/{name}", name, self._record)
+        buffered = io.BufferedWriter(raw, self._store.write_buffer)
+        self._open[name] = buffered
+        if "b" in mode:
+            return buffered
+        return io.TextIOWrapper(buffered, **kwargs)
+
+    def _record(self, part: PartRecord) -> None:
+        self._open.pop(part.name, None)
+        self._parts[part.name] = part
+
+    def _commit(self) -> dict[str, Any]:
+        store = self._store
+        with before_publish(store.shown(self.final)):
+            for f in list(self._open.values()):
+                f.close()
+            with store.map_errors(self.final, "commit"):
+                staged = store.stat(self._tmp)
+        if staged is None or not staged.is_dir:
+            shown = store.shown(self.final)
+            raise CommitError(
+                f"cannot commit {shown}: its staging directory {self.path} is gone (removed "
+                "by a cleanup?); nothing was published",
+                shown,
+            )
+        return commit_tree(
+            store,
+            self._tmp,
+            self.final,
+            self.token,
+            self._parts,
+            if_exists=self._if_exists,
+            guarantee=self._guarantee,
+            durable=self._durable,
+        )
+
+    def _discard(self) -> None:
+        for f in list(self._open.values()):
+            with contextlib.suppress(Exception):
+                f.close()
+        with contextlib.suppress(Exception):
+            self._store.delete(self._tmp)
+
+
+class RenameStaging(Staging):
+    """A staging path next to the output for tools that write by path; nothing is created
+    there, so tools that refuse an existing output directory can write it."""
+
+    def __init__(
+        self,
+        fs: RenameFS,
+        path: str,
+        *,
+        directory: bool,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
+    ) -> None:
+        super().__init__()
+        store = fs.store
+        self.log_protocol = store.manifest_protocol
+        self._store = store
+        self.final = path
+        self._directory = directory
+        self._if_exists = if_exists
+        self._guarantee = guarantee
+        self._durable = durable
+        self.token = new_token()
+        self._tmp = sibling(path, self.token)
+        self.path = store.shown(self._tmp)
+        try:
+            prepare(store, path, directory=directory, if_exists=if_exists, durable=durable)
+        except BaseException:
+            self._never_started()
+            raise
+
+    def _commit(self) -> dict[str, Any] | None:
+        store, shown = self._store, self._store.shown(self.final)
+        with before_publish(shown), store.map_errors(self.final, "commit"):
+            staged = store.stat(self._tmp)
+        if staged is None:
+            raise CommitError(
+                f"cannot commit {shown}: nothing was written to the temporary path {self.path}",
+                shown,
+            )
+        if self._directory != staged.is_dir:
+            cls: type[TargetError] = NotADirectory if self._directory else IsADirectory
+            written, wanted = ("file", "directory") if self._directory else ("directory", "file")
+            raise cls(
+                f"cannot commit the {wanted} output {shown}: a {written} was written at its "
+                f"temporary path {self.path}",
+                shown,
+            )
+        if self._directory:
+            return commit_tree(
+                store,
+                self._tmp,
+                self.final,
+                self.token,
+                {},
+                if_exists=self._if_exists,
+                guarantee=self._guarantee,
+                durable=self._durable,
+            )
+        if self._durable:
+            with before_publish(shown), store.map_errors(self.final, "commit"):
+                store.sync_tree(self._tmp)
+        _publish_own(
+            store,
+            self._tmp,
+            self.final,
+            Evidence(staged),
+            if_exists=self._if_exists,
+            guarantee=self._guarantee,
+            durable=self._durable,
+        )
+        return None
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._store.delete(self._tmp)
