@@ -21,7 +21,7 @@ from typing import Any, Literal
 from targets import fs as _fs
 from targets.errors import CorruptManifest, TargetError, TargetNotFound
 from targets.fs._names import SUCCESS, is_temp_name
-from targets.fs._objectstore import CLAIM
+from targets.fs._names import CLAIM
 from targets.fs.base import AtomicFS
 
 __all__ = ["OutputStatus", "VerifyProblem", "VerifyReport", "status", "verify"]

@@ -379,7 +379,7 @@ def test_capabilities_match_the_backends_declaration(root):
 
 
 def test_capabilities_of_an_s3_store_that_ignores_conditional_writes_exit_1(s3_root, monkeypatch):
-    import targets.fs._objectstore as ostore
+    import targets.fs.objectstore.conditional as ostore
 
     monkeypatch.setattr("targets.fs.s3._probed", {})
     monkeypatch.setattr(ostore, "probe_conditional_writes", lambda *args: False)

@@ -31,14 +31,19 @@ FORMAT = "targets-manifest"
 VERSION = 1
 
 
+def timestamp(when: _dt.datetime) -> str:
+    """``when`` (timezone-aware) as the documents of this library write times: UTC, ISO 8601
+    with microseconds and a ``Z``."""
+    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def build(token: str, parts: Iterable[PartRecord], protocol: str) -> dict[str, Any]:
     """The manifest of an output made of ``parts``, committed now by writer ``token``."""
-    now = _dt.datetime.now(_dt.timezone.utc)
     return {
         "format": FORMAT,
         "version": VERSION,
         "writer": token,
-        "committed_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "committed_at": timestamp(_dt.datetime.now(_dt.timezone.utc)),
         "protocol": protocol,
         "files": sorted((p.manifest_entry() for p in parts), key=lambda e: e["name"]),
     }
@@ -56,40 +61,52 @@ def decode(data: bytes, path: str) -> dict[str, Any] | None:
     """
     if not data.strip():
         return None
-
-    def bad(why: str) -> CorruptManifest:
-        return CorruptManifest(
-            f"{path} is not a valid manifest: {why}; the output cannot be trusted, "
-            "rewrite it or inspect it with `targets verify`",
-            path,
-        )
-
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad(f"not JSON ({exc})") from None
+        raise _corrupt(path, f"not JSON ({exc})") from None
+    problem = _header_problem(doc) or _files_problem(doc["files"], path)
+    if problem is not None:
+        raise _corrupt(path, problem)
+    return doc  # type: ignore[no-any-return]
+
+
+def _corrupt(path: str, why: str) -> CorruptManifest:
+    return CorruptManifest(
+        f"{path} is not a valid manifest: {why}; the output cannot be trusted, "
+        "rewrite it or inspect it with `targets verify`",
+        path,
+    )
+
+
+def _header_problem(doc: Any) -> str | None:
+    """What is wrong with the fields of a manifest around its ``files``, if anything."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise bad(f'no "format": {FORMAT!r} field')
+        return f'no "format": {FORMAT!r} field'
     version = doc.get("version")
     if not isinstance(version, int) or version < 1:
-        raise bad('missing or invalid "version"')
+        return 'missing or invalid "version"'
     if version > VERSION:
-        raise bad(f"version {version} is newer than this library reads ({VERSION}); upgrade")
-    files = doc.get("files")
-    if not isinstance(files, list):
-        raise bad('"files" is not a list')
+        return f"version {version} is newer than this library reads ({VERSION}); upgrade"
+    if not isinstance(doc.get("files"), list):
+        return '"files" is not a list'
+    if not isinstance(doc.get("writer"), str):
+        return 'missing "writer"'
+    return None
+
+
+def _files_problem(files: list[Any], path: str) -> str | None:
+    """What is wrong with the first bad entry of ``files``, if any."""
     for entry in files:
         if not isinstance(entry, dict):
-            raise bad('an entry of "files" is not an object')
+            return 'an entry of "files" is not an object'
         name, size = entry.get("name"), entry.get("size")
         if not isinstance(name, str):
-            raise bad('an entry of "files" has no name')
+            return 'an entry of "files" has no name'
         try:
             check_relative_name(name, path)
         except Exception:
-            raise bad(f"file name {name!r} is not a safe relative name") from None
+            return f"file name {name!r} is not a safe relative name"
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise bad(f"file {name!r} has an invalid size {size!r}")
-    if not isinstance(doc.get("writer"), str):
-        raise bad('missing "writer"')
-    return doc
+            return f"file {name!r} has an invalid size {size!r}"
+    return None

@@ -17,6 +17,11 @@ from targets.errors import InvalidTarget
 SUCCESS = "_SUCCESS"
 """The marker file of a committed directory output; it holds the manifest."""
 
+CLAIM = "_targets_claim"
+"""The claim object inside a directory output on an object store: the one decision point
+between concurrent writers (docs/protocols-objectstore.md). A claim without `SUCCESS` is a
+commit in progress, or one that was interrupted (`targets recover` settles it)."""
+
 _MAX_NAME = 255
 _TEMP_RE = re.compile(r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old)-(?P<token>[0-9a-f]{32})$")
 

@@ -3,8 +3,8 @@
 GCS has no rename of prefixes, but it has a conditional create: a write sent with
 ``ifGenerationMatch=0`` succeeds only if no live object has that name, and is refused with
 412 otherwise. That request is the commit point of every output here. The commit protocols
-themselves live in `targets.fs._objectstore` and the `AtomicFS` in
-`targets.fs._objectfs.ObjectStoreFS` (written once for S3, GCS and simulated stores); this
+themselves live in `targets.fs.objectstore` and the `AtomicFS` is
+`targets.fs.objectstore.ObjectStoreFS` (written once for S3, GCS and simulated stores); this
 module is what is GCS's own: the `ObjectStore` adapter over gcsfs, the storage options, and
 ``objects.move`` as the rename of one object.
 
@@ -67,9 +67,9 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs import _objectstore as objectstore
-from targets.fs._objectfs import ObjectStoreFS
+from targets.fs import objectstore
 from targets.fs.base import Capabilities
+from targets.fs.objectstore import ObjectStoreFS
 
 __all__ = ["GCSFS", "GCSStore"]
 

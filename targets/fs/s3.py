@@ -3,7 +3,7 @@
 A file output is one conditional request straight to its final key: ``PutObject`` up to one
 part, else a multipart upload whose ``CompleteMultipartUpload`` carries the condition. No
 temporary key, no copy. Directory outputs use the claim -> publish -> ``_SUCCESS`` protocol
-of `targets.fs._objectstore`; the `AtomicFS` is `targets.fs._objectfs.ObjectStoreFS`. This
+of `targets.fs.objectstore`; the `AtomicFS` is `targets.fs.objectstore.ObjectStoreFS`. This
 module is what is S3's own: the `ObjectStore` adapter over boto3, the storage options and
 credentials, and the probe that the store honours ``If-None-Match``. The commit requests go
 through boto3 directly, so that the holes of s3fs's ``"xb"`` mode cannot happen (an empty
@@ -13,7 +13,7 @@ left behind); s3fs serves listing for tools through ``AtomicFS.fsspec``.
 Storage options are s3fs's: ``key``, ``secret``, ``token``, ``profile``, ``anon``,
 ``endpoint_url``, ``client_kwargs``, ``config_kwargs``, ``s3_additional_kwargs``... plus
 ``part_size`` (bytes per multipart part, default 8 MiB; files below it take one request)
-and ``stale_claim_after`` (seconds, see `targets.fs._objectstore.STALE_CLAIM_AFTER`).
+and ``stale_claim_after`` (seconds, see `targets.fs.objectstore.STALE_CLAIM_AFTER`).
 Credentials never appear in errors, logs or reprs.
 """
 
@@ -34,10 +34,10 @@ from targets.errors import (
     TargetNotFound,
     UnsupportedGuarantee,
 )
-from targets.fs import _objectstore as objectstore
+from targets.fs import objectstore
 from targets.fs._names import new_token
-from targets.fs._objectfs import ObjectStoreFS
 from targets.fs.base import Capabilities, Guarantee
+from targets.fs.objectstore import ObjectStoreFS, conditional
 
 try:
     import boto3
@@ -606,7 +606,7 @@ class S3FS(ObjectStoreFS):
             return known
         parent = key.rpartition("/")[0]
         probe_key = (parent + "/" if parent else "") + _PROBE_PREFIX + new_token()
-        ok = objectstore.probe_conditional_writes(store, probe_key)
+        ok = conditional.probe_conditional_writes(store, probe_key)
         with _probe_lock:
             _probed[cache] = ok
         return ok

@@ -453,7 +453,7 @@ def _sequential_publish() -> Callable[[], None]:
     """Make the object-store protocols publish with one thread while a scheduler is open
     (their order is then deterministic); return the function that restores it."""
     try:
-        from targets.fs import _objectstore
+        from targets.fs.objectstore import parallel as _objectstore
     except ImportError:  # pragma: no cover - the module is part of the package
         return lambda: None
     with _PUBLISH_LOCK:

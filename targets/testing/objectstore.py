@@ -4,7 +4,7 @@
 way the real store does, so that the object-store commit protocols run unchanged against
 it (mounted with `ObjectStoreFS.mount`)::
 
-    from targets.fs._objectfs import ObjectStoreFS
+    from targets.fs.objectstore import ObjectStoreFS
     from targets.testing.objectstore import MemoryObjectStore
 
     afs = ObjectStoreFS.mount(MemoryObjectStore("bucket", flavor="s3"))
@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO
 
 from targets.errors import InvalidTarget
-from targets.fs._objectstore import (
+from targets.fs.objectstore.store import (
     NoSuchUpload,
     ObjectInfo,
     ObjectNotFound,

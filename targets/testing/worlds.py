@@ -276,7 +276,7 @@ class ObjectStoreWorld(World):
         """``store``: an `ObjectStore` to drive instead of a fresh simulated one (a real
         bucket's adapter, ``S3FS(...).store(bucket)``: then ``root`` should be a fresh
         prefix)."""
-        from targets.fs._objectfs import ObjectStoreFS
+        from targets.fs.objectstore import ObjectStoreFS
         from targets.testing.objectstore import MemoryObjectStore
 
         super().__init__(scheduler)

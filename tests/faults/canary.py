@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from targets.fs._objectstore import ConditionalConflict, ObjectStore, PreconditionFailed
+from targets.fs.objectstore.store import ConditionalConflict, ObjectStore, PreconditionFailed
 
 TRIALS = 50
 THREADS = 8

@@ -34,7 +34,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.endpoint
     import gcsfs.retry
 
-    from targets.fs import _objectstore
+    from targets.fs.objectstore import conditional as _objectstore
 
     real_sleep = asyncio.sleep
 

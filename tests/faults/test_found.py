@@ -17,10 +17,11 @@ import pytest
 
 import targets
 from targets.errors import StoreUnavailable, TargetError
-from targets.fs import _objectstore
-from targets.fs._objectfs import ObjectStoreFS
+from targets.fs._names import CLAIM
 from targets.fs.hdfs import HDFS
 from targets.fs.local import LocalFS, PosixOps
+from targets.fs.objectstore import ObjectStoreFS
+from targets.fs.objectstore import parallel as _objectstore
 from targets.testing.hdfs_model import HDFSModel
 from targets.testing.injection import (
     AFTER,
@@ -253,7 +254,7 @@ def test_a_failed_completion_is_aborted_and_says_nothing_was_published(
     assert store.pending_uploads() == []
 
 
-@pytest.mark.parametrize("marker", [_objectstore.CLAIM, "_SUCCESS"])
+@pytest.mark.parametrize("marker", [CLAIM, "_SUCCESS"])
 def test_a_lost_answer_to_the_claim_or_success_still_commits(
     store: MemoryObjectStore, marker: str
 ) -> None:
@@ -280,7 +281,7 @@ def test_a_claim_that_did_not_take_effect_says_nothing_is_visible(
 ) -> None:
     dry = Injector()
     write_dir(store, "dry", dry)
-    n = number_of(dry.calls, "put", key_is(f"dry/{_objectstore.CLAIM}"))
+    n = number_of(dry.calls, "put", key_is(f"dry/{CLAIM}"))
     with pytest.raises(StoreUnavailable, match="no claim of this writer is there"):
         write_dir(store, "out", Injector(fail={n: BEFORE}))
     assert store.objects("out/") == {}

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 import targets
-from targets.fs import _objectstore as objectstore
+from targets.fs import objectstore
 from targets.fs.gcs import GCSFS
+from targets.fs.objectstore import publish
 from tests.fixtures import StoreRoot
 from tests.gcs._faults import (
     LoseResponses,
@@ -230,7 +231,7 @@ def _crash_before(
         return original(self, key, data, **kwargs)
 
     monkeypatch.setattr(type(store), "put", put)
-    monkeypatch.setattr(objectstore, "_roll_back_own", lambda *a: None)
+    monkeypatch.setattr(publish, "roll_back_own", lambda *a: None)
     w = afs.directory_writer(path)
     for name, data in files.items():
         with w.open(name, "wb") as f:

@@ -31,7 +31,7 @@ import threading
 import pytest
 
 import targets
-from targets.fs import _objectstore as objectstore
+from targets.fs import objectstore
 from tests.fixtures import StoreRoot
 from tests.race import Outcome, race
 

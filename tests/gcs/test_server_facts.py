@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from fsspec.asyn import sync
 
-from targets.fs._objectstore import TOKEN_KEY, PreconditionFailed
 from targets.fs.gcs import GCSFS
+from targets.fs.objectstore.store import TOKEN_KEY, PreconditionFailed
 
 META = {TOKEN_KEY: "0" * 32}
 

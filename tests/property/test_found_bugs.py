@@ -8,7 +8,7 @@ Fixed: an HDFS directory overwrite whose old output vanishes before its rename a
 
 from __future__ import annotations
 
-from targets.fs._objectfs import ObjectStoreFS
+from targets.fs.objectstore import ObjectStoreFS
 from targets.testing.objectstore import MemoryObjectStore
 
 

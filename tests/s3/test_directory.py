@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from targets.errors import CommitError, IncompleteCommit, TargetExistsError
-from targets.fs import _objectstore as objectstore
 from targets.fs import resolve
+from targets.fs.objectstore import parallel
 from targets.fs.s3 import S3FS
 from tests.fixtures.s3 import BUCKET, PART_SIZE
 from tests.s3.helpers import count_requests, lose_response
@@ -154,7 +154,7 @@ def _crash_writer(url: str, options: dict[str, Any], files: dict[str, int], die_
     ends with ``die_at`` (after the claim, before _SUCCESS)."""
     fs, path = resolve(url, **options)
     assert isinstance(fs, S3FS)
-    objectstore.PUBLISH_THREADS = 1
+    parallel.PUBLISH_THREADS = 1
     claimed = []
 
     def before_send(request: Any, **kwargs: Any) -> None:

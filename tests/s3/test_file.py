@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 
 from targets.errors import TargetExistsError, UnsupportedGuarantee
-from targets.fs import _objectstore as objectstore
+from targets.fs.objectstore import conditional
 from targets.fs.s3 import S3FS, check_botocore_conditional_writes
 from tests.fixtures.s3 import BUCKET, PART_SIZE
 from tests.s3.helpers import count_requests, lose_response
@@ -194,9 +194,9 @@ def test_probe_runs_once_per_bucket(s3, monkeypatch) -> None:
     fs, root = s3
     monkeypatch.setattr("targets.fs.s3._probed", {})
     calls = []
-    real = objectstore.probe_conditional_writes
+    real = conditional.probe_conditional_writes
     monkeypatch.setattr(
-        objectstore, "probe_conditional_writes", lambda *a: calls.append(a) or real(*a)
+        conditional, "probe_conditional_writes", lambda *a: calls.append(a) or real(*a)
     )
     for i in range(3):
         _write(fs, f"{root}/f{i}", b"x")

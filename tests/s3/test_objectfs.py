@@ -15,8 +15,8 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs import _objectstore as objectstore
-from targets.fs._objectfs import ObjectStoreFS
+from targets.fs import objectstore
+from targets.fs.objectstore import ObjectStoreFS, publish
 from targets.fs.s3 import S3FS, S3Store
 from tests.fixtures import StoreRoot
 from tests.fixtures.s3 import BUCKET, PART_SIZE
@@ -120,7 +120,7 @@ def test_recover_keeps_an_object_replaced_between_its_check_and_its_delete(
 
     with monkeypatch.context() as m:
         m.setattr(store, "put", put)
-        m.setattr(objectstore, "_roll_back_own", lambda *a: True)
+        m.setattr(publish, "roll_back_own", lambda *a: True)
         with pytest.raises(Killed):
             _write_dir(fs, path, {"a.csv": b"mine", "b.csv": b"mine too"})
     real_head = store.head

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from targets.errors import TargetError
-from targets.fs import _objectstore
+from targets.fs import objectstore as _objectstore
 from targets.fs.base import AtomicFS
 from targets.testing.injection import Injector, hdfs_error, posix_error
 from targets.testing.proxy import Proxy, Request

@@ -4,7 +4,7 @@ Every object-store backend is this class plus what is really its own: S3 (`targe
 adds its client, storage options and the probe that the store honours ``If-None-Match``;
 GCS (`targets.fs.gcs`) adds its client and ``objects.move``. Paths are ``bucket/key``; a URL
 of the filesystem's scheme is accepted wherever a path is. The commits are the protocols of
-`targets.fs._objectstore`; this module only turns paths into ``(store, key)`` and
+`targets.fs.objectstore`; this module only turns paths into ``(store, key)`` and
 protocol outcomes into `AtomicFS` semantics.
 
 Mounting a store
@@ -12,7 +12,7 @@ Mounting a store
 A simulated store (for property tests) implements `ObjectStore`, one instance per bucket,
 and is mounted with `ObjectStoreFS.mount`::
 
-    from targets.fs._objectfs import ObjectStoreFS
+    from targets.fs.objectstore import ObjectStoreFS
 
     afs = ObjectStoreFS.mount(MemoryStore("b1"), MemoryStore("b2"))
     w = afs.open_output("b1/out.csv")        # or "mem://b1/out.csv", for scheme "mem"
@@ -28,7 +28,7 @@ and tools that write by path need it. The target layer resolves URLs through
 `targets.fs.filesystem`, which knows only registered backends; a mounted filesystem is used
 directly through the `AtomicFS` methods.
 
-What a mounted store must keep is the `ObjectStore` contract (targets.fs._objectstore):
+What a mounted store must keep is the `ObjectStore` contract (`targets.fs.objectstore.store`):
 ``if_absent`` and ``if_match`` decided atomically, uploads invisible until completed,
 metadata keys lower-cased, `ObjectStore.list` lazy, a missing bucket a `FileNotFoundError`,
 `StoreCondition` outcomes for the protocols and `targets.errors` for the rest. A store that
@@ -53,7 +53,6 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs import _objectstore as objectstore
 from targets.fs.base import (
     AtomicFS,
     Capabilities,
@@ -66,13 +65,22 @@ from targets.fs.base import (
     check_guarantee,
     check_if_exists,
 )
+from targets.fs.objectstore import cleanup as _cleanup
+from targets.fs.objectstore import recover as _recover
+from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
+from targets.fs.objectstore.conditional import copy_object, create_object
+from targets.fs.objectstore.delete import delete_output, delete_prefix
+from targets.fs.objectstore.publish import copy_directory
+from targets.fs.objectstore.store import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    PreconditionFailed,
+    under,
+)
+from targets.fs.objectstore.writers import ObjectDirectoryWriter, ObjectFileWriter, ObjectStaging
 
 __all__ = ["ObjectStoreFS"]
-
-
-def _under(key: str) -> str:
-    """The key prefix of the objects under ``key`` (every object for ``""``)."""
-    return key + "/" if key else ""
 
 
 class ObjectStoreFS(AtomicFS):
@@ -110,11 +118,11 @@ class ObjectStoreFS(AtomicFS):
 
     def __init__(
         self,
-        stores: Callable[[str], objectstore.ObjectStore],
+        stores: Callable[[str], ObjectStore],
         *,
         scheme: str | None = None,
         fsspec: Any = None,
-        stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+        stale_claim_after: float = STALE_CLAIM_AFTER,
     ) -> None:
         """``stores``: the store of a bucket. ``scheme``: the URL scheme of paths and
         staging URLs (default: the class's ``protocol``). ``fsspec``: an fsspec filesystem
@@ -125,15 +133,15 @@ class ObjectStoreFS(AtomicFS):
         self.scheme = scheme or type(self).protocol
         self._mounted_fsspec = fsspec
         self.stale_claim_after = float(stale_claim_after)
-        self._stores: dict[str, objectstore.ObjectStore] = {}
+        self._stores: dict[str, ObjectStore] = {}
         self._stores_lock = threading.Lock()
 
     @classmethod
     def mount(
         cls,
-        *stores: objectstore.ObjectStore,
+        *stores: ObjectStore,
         fsspec: Any = None,
-        stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+        stale_claim_after: float = STALE_CLAIM_AFTER,
     ) -> ObjectStoreFS:
         """An `AtomicFS` over ``stores`` (one per bucket, all of one scheme); the path
         ``bucket/key`` (or ``<scheme>://bucket/key``) addresses ``key`` in the store of
@@ -148,7 +156,7 @@ class ObjectStoreFS(AtomicFS):
         if len(by_bucket) != len(stores):
             raise InvalidTarget("mounted stores must address different buckets")
 
-        def lookup(bucket: str) -> objectstore.ObjectStore:
+        def lookup(bucket: str) -> ObjectStore:
             try:
                 return by_bucket[bucket]
             except KeyError:
@@ -194,7 +202,7 @@ class ObjectStoreFS(AtomicFS):
 
     # -- stores and paths ----------------------------------------------------------------
 
-    def store(self, bucket: str) -> objectstore.ObjectStore:
+    def store(self, bucket: str) -> ObjectStore:
         """The `ObjectStore` of ``bucket`` (one per bucket, shared by every writer)."""
         store = self._stores.get(bucket)
         if store is None:
@@ -203,7 +211,7 @@ class ObjectStoreFS(AtomicFS):
                 store = self._stores.setdefault(bucket, made)
         return store
 
-    def locate(self, path: str, what: str | None = None) -> tuple[objectstore.ObjectStore, str]:
+    def locate(self, path: str, what: str | None = None) -> tuple[ObjectStore, str]:
         """The store of ``path``'s bucket and the key ``path`` names there (``""`` for the
         bucket itself). ``what`` names an operation that needs a key: for a bare bucket it
         raises `InvalidTarget`."""
@@ -248,19 +256,17 @@ class ObjectStoreFS(AtomicFS):
             )
         return self._mounted_fsspec
 
-    def _require_conditional(
-        self, store: objectstore.ObjectStore, key: str, guarantee: Guarantee
-    ) -> None:
+    def _require_conditional(self, store: ObjectStore, key: str, guarantee: Guarantee) -> None:
         """Called before every commit that relies on ``if_absent``: raise
         `UnsupportedGuarantee` (strict) or warn (best-effort) if the store cannot be trusted
         to honour it. Here the store is trusted; S3 probes it."""
 
     def _rename_object(
         self,
-        store: objectstore.ObjectStore,
+        store: ObjectStore,
         src: str,
         dst: str,
-        source: objectstore.ObjectInfo,
+        source: ObjectInfo,
     ) -> bool:
         """Rename one object with a native no-replace rename, if the store has one; return
         False to fall back on a conditional copy and a delete. Raise `TargetExistsError` if
@@ -276,10 +282,10 @@ class ObjectStoreFS(AtomicFS):
             store, key = self.locate(path)
             if key and store.head(key) is not None:
                 return True
-            under = next(store.list(_under(key)), None)
+            inside = next(store.list(under(key)), None)
         except FileNotFoundError:
             return False
-        return under is not None or not key
+        return inside is not None or not key
 
     def isfile(self, path: str) -> bool:
         try:
@@ -291,13 +297,13 @@ class ObjectStoreFS(AtomicFS):
     def isdir(self, path: str) -> bool:
         try:
             store, key = self.locate(path)
-            return next(store.list(_under(key)), None) is not None
+            return next(store.list(under(key)), None) is not None
         except FileNotFoundError:
             return False
 
     def listdir(self, path: str) -> list[str]:
         store, key = self.locate(path)
-        d = _under(key)
+        d = under(key)
         objects, prefixes = store.list_dir(d)
         found = {f"{store.bucket}/{o.key}" for o in objects if o.key != d}
         found.update(f"{store.bucket}/{p.rstrip('/')}" for p in prefixes)
@@ -307,7 +313,7 @@ class ObjectStoreFS(AtomicFS):
         """Directories are implicit on object stores: this checks that the bucket exists
         (one listing) and, with ``raise_if_exists``, that nothing is at ``path``."""
         store, key = self.locate(path)
-        something = next(store.list(_under(key)), None) is not None
+        something = next(store.list(under(key)), None) is not None
         if raise_if_exists and (something or (key and store.head(key) is not None)):
             url = store.url(key)
             raise TargetExistsError(
@@ -327,13 +333,13 @@ class ObjectStoreFS(AtomicFS):
             removed = True
             if not recursive:
                 return
-        under = [o.key for o in store.list(key + "/")]
-        if under:
+        inside = [o.key for o in store.list(key + "/")]
+        if inside:
             if not recursive:
                 raise IsADirectory(
                     f"cannot remove {url}: it is a directory; pass recursive=True", url
                 )
-            objectstore.delete_output(store, key, under)
+            delete_output(store, key, inside)
         elif not removed:
             raise TargetNotFound(f"cannot remove {url}: it does not exist", url)
 
@@ -342,7 +348,7 @@ class ObjectStoreFS(AtomicFS):
         store, key = self.locate(path, "reading")
         try:
             return store.open_read(key)
-        except objectstore.ObjectNotFound:
+        except ObjectNotFound:
             pass
         url = store.url(key)
         if next(store.list(key + "/"), None) is not None:
@@ -356,7 +362,7 @@ class ObjectStoreFS(AtomicFS):
         after a lost response that finds this call's own object reports success, G7)."""
         store, key = self.locate(path, "a write")
         self._require_conditional(store, key, "strict")
-        objectstore.create_object(store, key, bytes(data))
+        create_object(store, key, bytes(data))
 
     def copy(self, src: str, dst: str) -> None:
         """Server-side copy of an object, or of every object under a prefix (claim ->
@@ -395,18 +401,18 @@ class ObjectStoreFS(AtomicFS):
                 durl,
             )
         if source is None:
-            objectstore.copy_directory(store, skey, dkey, stale_after=self.stale_claim_after)
+            copy_directory(store, skey, dkey, stale_after=self.stale_claim_after)
             if move:
-                objectstore.delete_prefix(store, skey)
+                delete_prefix(store, skey)
             return
         if move and self._rename_object(store, skey, dkey, source):
             return
-        objectstore.copy_object(store, skey, dkey)
+        copy_object(store, skey, dkey)
         if not move:
             return
         try:
             store.delete(skey, if_match=source.etag or None)
-        except objectstore.PreconditionFailed:
+        except PreconditionFailed:
             raise CommitError(
                 f"copied {surl} to {durl}, but {surl} was replaced during the rename, so it "
                 f"was left in place; {durl} holds a copy of one of its versions. Check both "
@@ -436,9 +442,7 @@ class ObjectStoreFS(AtomicFS):
             def check() -> None:
                 self._require_conditional(store, key, guarantee)
 
-        return objectstore.ObjectFileWriter(
-            store, key, path, if_exists=if_exists, before_commit=check
-        )
+        return ObjectFileWriter(store, key, path, if_exists=if_exists, before_commit=check)
 
     def directory_writer(
         self,
@@ -454,7 +458,7 @@ class ObjectStoreFS(AtomicFS):
         check_if_exists(if_exists)
         check_guarantee(guarantee)
         store, key = self.locate(path)
-        return objectstore.ObjectDirectoryWriter(
+        return ObjectDirectoryWriter(
             store,
             key,
             lambda: self.fsspec,
@@ -477,7 +481,7 @@ class ObjectStoreFS(AtomicFS):
         check_if_exists(if_exists)
         check_guarantee(guarantee)
         store, key = self.locate(path, "a temporary path")
-        return objectstore.ObjectStaging(
+        return ObjectStaging(
             store,
             key,
             directory=directory,
@@ -491,12 +495,12 @@ class ObjectStoreFS(AtomicFS):
         older than ``older_than``, at, under or beside ``path``. Nothing else is touched:
         claims are left to `recover`, committed data is never removed."""
         store, key = self.locate(path)
-        return objectstore.cleanup(store, key, older_than=older_than, dry_run=dry_run)
+        return _cleanup.cleanup(store, key, older_than=older_than, dry_run=dry_run)
 
     def recover(self, path: str, how: str = "auto") -> str:
         """Roll the interrupted commit at ``path`` forward (``how="forward"``), back
         (``"back"``), or forward when every file of the claim is still available
         (``"auto"``). A claim younger than ``stale_claim_after`` is refused (its writer may
-        still be publishing). See `targets.fs._objectstore.recover`."""
+        still be publishing). See `targets.fs.objectstore.recover.recover`."""
         store, key = self.locate(path)
-        return objectstore.recover(store, key, how, stale_after=self.stale_claim_after)
+        return _recover.recover(store, key, how, stale_after=self.stale_claim_after)

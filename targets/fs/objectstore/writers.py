@@ -1,0 +1,468 @@
+"""The writers of object-store outputs: what happens before the commit, and its call.
+
+- `ObjectFileWriter`: one file, published by one conditional request straight to its final
+  key (a put up to one part, else a multipart upload completed conditionally).
+- `ObjectDirectoryWriter`: a directory; files are held back (memory, then spool files) or
+  streamed as pending multipart uploads to their final keys, so nothing is visible before
+  the claim; the commit is `targets.fs.objectstore.publish.commit_directory`.
+- `ObjectStaging`: ``temporary_path()``; a tool writes under a hidden sibling prefix that the
+  commit copies server-side (O(bytes)).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any, BinaryIO
+
+from targets.errors import (
+    CommitError,
+    InvalidTarget,
+    IsADirectory,
+    NotADirectory,
+    StoreUnavailable,
+    TargetExistsError,
+)
+from targets.fs._names import CLAIM, check_relative_name, new_token
+from targets.fs.base import DirectoryWriter, FileWriter, IfExists, Staging, WriterState
+from targets.fs.objectstore.claim import PROTOCOL, STALE_CLAIM_AFTER, Entry
+from targets.fs.objectstore.conditional import (
+    Taken,
+    Unpublished,
+    complete_exclusive,
+    complete_resolved,
+    copy_conditional,
+    published_by,
+    put_exclusive,
+)
+from targets.fs.objectstore.delete import abort_entries, delete_prefix
+from targets.fs.objectstore.outcomes import (
+    aborted_unpublished,
+    exists_error,
+    interrupted,
+    nothing_published,
+    outcome_unknown,
+)
+from targets.fs.objectstore.publish import commit_directory, entries_from_staging
+from targets.fs.objectstore.store import (
+    ObjectInfo,
+    ObjectStore,
+    PreconditionFailed,
+    staging_key,
+    under,
+    writer_metadata,
+)
+
+__all__ = ["HOLD_MEMORY", "ObjectDirectoryWriter", "ObjectFileWriter", "ObjectStaging"]
+
+HOLD_MEMORY = 64 << 20
+"""Bytes of small files a directory writer holds in memory before it spools to local disk."""
+
+
+class _Chunker:
+    """Collects written bytes; past one part, streams them as a multipart upload (unpublished),
+    created with the condition (``if_absent``) it will be completed with."""
+
+    def __init__(self, store: ObjectStore, key: str, token: str, *, if_absent: bool) -> None:
+        self.store, self.key, self.token, self.if_absent = store, key, token, if_absent
+        self.buf = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[tuple[int, str]] = []
+        self.size = 0
+        self.sha = hashlib.sha256()
+
+    def write(self, data: memoryview | bytes) -> None:
+        self.buf += data
+        self.size += len(data)
+        self.sha.update(data)
+        part_size = self.store.part_size
+        while len(self.buf) > part_size:
+            self._flush(part_size)
+
+    def _flush(self, n: int) -> None:
+        try:
+            if self.upload_id is None:
+                self.upload_id = self.store.create_upload(
+                    self.key, metadata=writer_metadata(self.token), if_absent=self.if_absent
+                )
+            number = len(self.parts) + 1
+            etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
+        except PreconditionFailed:  # a store that checks the condition early (GCS may)
+            raise exists_error(self.store.url(self.key), "file") from None
+        self.parts.append((number, etag))
+        del self.buf[:n]
+
+    def finish_parts(self) -> None:
+        """Upload the rest as the last part (multipart only)."""
+        if self.upload_id is not None and self.buf:
+            self._flush(len(self.buf))
+
+    def abort(self) -> None:
+        self.buf = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            with contextlib.suppress(Exception):
+                self.store.abort_upload(self.key, upload_id)
+
+
+class ObjectFileWriter(FileWriter):
+    """One file output: one conditional request publishes it, straight to its final key.
+
+    Up to one part it is a single put (``If-None-Match: *`` on S3); beyond, the parts stream
+    as a multipart upload that the commit completes conditionally. No temporary key, no copy.
+    ``if_exists="overwrite"`` makes the same request unconditional: an atomic replace.
+    A store that stops answering during the commit raises `StoreUnavailable` saying whether
+    the outcome is known (before the publishing request) or unknown (during it).
+    """
+
+    log_protocol = "objectstore-conditional-write"
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        key: str,
+        path: str,
+        *,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(path)
+        self.token = new_token()
+        self._store = store
+        self._key = key
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._chunks = _Chunker(store, key, self.token, if_absent=if_exists == "error")
+
+    def flush(self) -> None:
+        """Nothing to flush: bytes are sent as parts fill up, and published at `commit`.
+        (A no-op after the end too, so that wrappers that flush on close keep working.)"""
+
+    def _write(self, data: memoryview) -> None:
+        try:
+            self._chunks.write(data)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _commit(self) -> None:
+        store, key, chunks = self._store, self._key, self._chunks
+        url = store.url(key)
+        exclusive = self._if_exists == "error"
+        try:
+            if self._before_commit is not None:
+                self._before_commit()
+            chunks.finish_parts()
+        except StoreUnavailable as exc:
+            raise interrupted(exc, url, nothing_published(url)) from exc
+        try:
+            if chunks.upload_id is None:
+                data = bytes(chunks.buf)
+                if exclusive:
+                    put_exclusive(store, key, data, self.token)
+                else:
+                    store.put(key, data, metadata=writer_metadata(self.token), if_absent=False)
+                return
+            if exclusive:
+                complete_exclusive(store, key, chunks.upload_id, chunks.parts, self.token)
+            else:
+                complete_resolved(
+                    store, key, chunks.upload_id, chunks.parts, self.token, if_absent=False
+                )
+            chunks.upload_id = None
+        except Taken:
+            raise exists_error(url, "file") from None
+        except Unpublished as exc:
+            chunks.upload_id = None
+            raise interrupted(exc, url, aborted_unpublished(url)) from exc
+        except StoreUnavailable as exc:
+            if published_by(store, key, self.token) is not None:
+                chunks.upload_id = None  # it took effect; only its answer was lost (G7)
+                return
+            raise interrupted(exc, url, outcome_unknown(url, self.token)) from exc
+
+    def _discard(self) -> None:
+        self._chunks.abort()
+
+
+# -- directory outputs----------------------------------------------------------------------
+
+
+class _PartStream(io.BufferedIOBase):
+    """A file of a directory output: held back, or streamed as an unpublished upload."""
+
+    def __init__(self, writer: ObjectDirectoryWriter, name: str, key: str) -> None:
+        super().__init__()
+        self._writer = writer
+        self.name = name
+        # Completed only after the claim, always exclusively (complete_exclusive).
+        self._chunks = _Chunker(writer._store, key, writer.token, if_absent=True)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError(f"write to closed file {self.name!r}")
+        view = memoryview(data).cast("B")
+        self._chunks.write(view)
+        return view.nbytes
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._writer._record(self.name, self._chunks)
+            finally:
+                super().close()
+
+
+class ObjectDirectoryWriter(DirectoryWriter):
+    """A directory output on an object store: claim -> publish -> ``_SUCCESS``.
+
+    Files opened with `open` are held back (in memory up to `HOLD_MEMORY` bytes for the
+    writer, then in local spool files) while smaller than one part, and otherwise streamed
+    as multipart uploads that stay pending; nothing is visible before the claim. Tools that
+    need a path write under ``path`` (a hidden staging prefix); those objects are copied
+    server-side at the commit, which costs O(bytes).
+
+    ``path`` is a URL (``s3://bucket/.name.targets-tmp-<token>``), the same kind of path as
+    `ObjectStaging.path`: ``filesystem`` (the backend's fsspec filesystem) takes it as it
+    is, since fsspec filesystems strip their own protocol, and so do tools that take a
+    filesystem and a path (``pyarrow.dataset.write_dataset(data, w.path,
+    filesystem=w.filesystem)``) or a URL and storage options (pandas, Dask).
+    ``w.filesystem._strip_protocol(w.path)`` is the bare ``bucket/key`` form.
+    """
+
+    log_protocol = PROTOCOL
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        fsspec_fs: Callable[[], Any],
+        *,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+        stale_after: float = STALE_CLAIM_AFTER,
+    ) -> None:
+        super().__init__()
+        self.token = new_token()
+        self._store = store
+        self._prefix = prefix
+        self.final = store.url(prefix)
+        self._fsspec = fsspec_fs
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._stale_after = stale_after
+        self._staging = staging_key(prefix, self.token)
+        self._staging_used = False
+        self._entries: dict[str, Entry] = {}
+        self._open: dict[str, _PartStream] = {}
+        self._held = 0
+
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        """The URL of a hidden staging prefix for tools that write by path (its objects are
+        copied to the output at the commit, then deleted)."""
+        self._staging_used = True
+        return self._store.url(self._staging)
+
+    @property
+    def filesystem(self) -> Any:
+        """The backend's fsspec filesystem; it takes ``path`` (a URL) as it is."""
+        self._staging_used = True
+        return self._fsspec()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._store.url(self._prefix)!r} {self.state.value}>"
+
+    def _require_pending(self, action: str) -> None:
+        if self.state is not WriterState.PENDING:
+            url = self._store.url(self._prefix)
+            raise InvalidTarget(
+                f"cannot {action}: the directory writer for {url} is already "
+                f"{self.state.value}; open a new one to write again",
+                url,
+            )
+
+    def open(self, name: str, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+        self._require_pending("open a file")
+        url = self._store.url(self._prefix)
+        check_relative_name(name, url)
+        if name == CLAIM:
+            raise InvalidTarget(f"file name {name!r} in output {url} is reserved", url)
+        if mode not in ("w", "wt", "wb"):
+            raise InvalidTarget(
+                f"mode {mode!r} is not a write mode for a file of {url}; use 'w' or 'wb'", url
+            )
+        if name in self._entries or name in self._open:
+            raise TargetExistsError(f"{name} was already written in this output ({url})", url)
+        stream = _PartStream(self, name, under(self._prefix) + name)
+        self._open[name] = stream
+        if "b" in mode:
+            return stream
+        return io.TextIOWrapper(stream, **kwargs)
+
+    def _record(self, name: str, chunks: _Chunker) -> None:
+        self._open.pop(name, None)
+        if self.state is not WriterState.PENDING:
+            chunks.abort()
+            return
+        sha = chunks.sha.hexdigest()
+        if chunks.upload_id is not None:
+            try:
+                chunks.finish_parts()
+            except BaseException:
+                chunks.abort()  # the file is not part of the output: free its upload
+                raise
+            self._entries[name] = Entry(
+                name,
+                chunks.size,
+                "upload",
+                sha,
+                upload_id=chunks.upload_id,
+                parts=list(chunks.parts),
+            )
+            return
+        data: bytes | BinaryIO = bytes(chunks.buf)
+        chunks.buf = bytearray()
+        if self._held + len(data) > HOLD_MEMORY:
+            spool = tempfile.TemporaryFile(prefix="targets-spool-")  # noqa: SIM115 (kept until published)
+            spool.write(data)
+            data = spool
+        else:
+            self._held += len(data)
+        self._entries[name] = Entry(name, chunks.size, "put", sha, data=data)
+
+    def _staged_entries(self) -> list[Entry]:
+        if not self._staging_used:
+            return []
+        return entries_from_staging(self._store, self._staging, self._store.url(self._prefix))
+
+    def _commit(self) -> dict[str, Any]:
+        try:
+            for stream in list(self._open.values()):
+                stream.close()
+            if self._before_commit is not None:
+                self._before_commit()
+            staged = self._staged_entries()
+        except StoreUnavailable as exc:
+            url = self._store.url(self._prefix)
+            raise interrupted(exc, url, nothing_published(url)) from exc
+        clash = sorted(set(self._entries) & {e.name for e in staged})
+        if clash:
+            url = self._store.url(self._prefix)
+            raise InvalidTarget(
+                f"{clash[0]} of output {url} was written both with open() and under the "
+                "staging path; write each file once",
+                url,
+            )
+        return commit_directory(
+            self._store,
+            self._prefix,
+            self.token,
+            [*self._entries.values(), *staged],
+            if_exists=self._if_exists,
+            staging=self._staging if self._staging_used else None,
+            stale_after=self._stale_after,
+        )
+
+    def _discard(self) -> None:
+        for stream in list(self._open.values()):
+            with contextlib.suppress(Exception):
+                stream.close()
+        abort_entries(self._store, self._prefix, list(self._entries.values()))
+        self._entries.clear()
+        if self._staging_used:
+            with contextlib.suppress(Exception):
+                delete_prefix(self._store, self._staging)
+
+
+class ObjectStaging(Staging):
+    """``temporary_path()`` on an object store: the tool writes under a hidden sibling key
+    (or prefix); the commit copies it server-side, then deletes it. O(bytes) by nature.
+
+    A file is copied into a multipart upload completed conditionally (one decision point,
+    no replace); a directory goes through claim -> copy -> ``_SUCCESS``.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        *,
+        directory: bool,
+        if_exists: IfExists,
+        before_commit: Callable[[], None] | None = None,
+        stale_after: float = STALE_CLAIM_AFTER,
+    ) -> None:
+        super().__init__()
+        self.token = new_token()
+        self._store = store
+        self._key = prefix
+        self._directory = directory
+        self._if_exists = if_exists
+        self._before_commit = before_commit
+        self._stale_after = stale_after
+        self._staging = staging_key(prefix, self.token)
+        self.path = store.url(self._staging)
+        """The URL where the tool writes (``targets.fs.filesystem(path).fsspec`` opens it)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path!r} {self.state.value}>"
+
+    def _commit(self) -> dict[str, Any] | None:
+        store, url = self._store, self._store.url(self._key)
+        staged: ObjectInfo | None = None
+        try:
+            if self._before_commit is not None:
+                self._before_commit()
+            if self._directory:
+                entries = entries_from_staging(store, self._staging, url)
+                if not entries and store.head(self._staging) is not None:
+                    raise NotADirectory(
+                        f"cannot commit the directory output {url}: a file was written at its "
+                        f"temporary path {self.path}",
+                        url,
+                    )
+            elif (staged := store.head(self._staging)) is None:
+                if next(store.list(self._staging + "/"), None) is not None:
+                    raise IsADirectory(
+                        f"cannot commit the file output {url}: a directory was written at its "
+                        f"temporary path {self.path}",
+                        url,
+                    )
+                raise CommitError(
+                    f"cannot commit {url}: nothing was written to the temporary path {self.path}",
+                    url,
+                )
+        except StoreUnavailable as exc:
+            raise interrupted(exc, url, nothing_published(url)) from exc
+        if self._directory:
+            return commit_directory(
+                store,
+                self._key,
+                self.token,
+                entries,
+                if_exists=self._if_exists,
+                staging=self._staging,
+                stale_after=self._stale_after,
+            )
+        try:
+            copy_conditional(
+                store, self._staging, self._key, self.token, if_absent=self._if_exists == "error"
+            )
+        except Taken:
+            raise exists_error(url, "file") from None
+        except StoreUnavailable as exc:
+            raise interrupted(exc, url, outcome_unknown(url, self.token)) from exc
+        with contextlib.suppress(Exception):
+            store.delete(self._staging, if_match=staged.etag if staged else None)
+        return None
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            delete_prefix(self._store, self._staging)
