@@ -20,9 +20,7 @@ from typing import Any, Literal
 
 from targets import fs as _fs
 from targets.errors import CorruptManifest, TargetError, TargetNotFound
-from targets.fs._names import SUCCESS, is_temp_name
-from targets.fs._names import CLAIM
-from targets.fs.base import AtomicFS
+from targets.fs import CLAIM, SUCCESS, AtomicFS, decode_manifest, is_temp_name
 
 __all__ = ["OutputStatus", "VerifyProblem", "VerifyReport", "status", "verify"]
 
@@ -229,14 +227,8 @@ def verify(
     of the manifest is checked.
     """
     afs, path = _fs.resolve(url, **storage_options)
-    dir_hint = str(url).endswith("/")
-    if not dir_hint and afs.isfile(path):
-        report = VerifyReport(url=afs.url(path), kind="file", checked=1)
-        report.bytes = _size(_info(afs, path)) or 0
-        report.notes.append(
-            "a file output has no manifest: committed in one step, it is complete (G1)"
-        )
-        return report
+    if not str(url).endswith("/") and afs.isfile(path):
+        return _verify_file(afs, path)
     report = VerifyReport(url=afs.url(path).rstrip("/") + "/", kind="directory")
     if not afs.isfile(afs.join(path, SUCCESS)):
         report.problems.append(VerifyProblem("", "not committed", actual=f"no {SUCCESS}"))
@@ -255,27 +247,33 @@ def verify(
             "the files against"
         )
         return report
+    _check_against(afs, path, manifest, present, report, checksums=checksums, progress=progress)
+    return report
+
+
+def _verify_file(afs: AtomicFS, path: str) -> VerifyReport:
+    report = VerifyReport(url=afs.url(path), kind="file", checked=1)
+    report.bytes = _size(_info(afs, path)) or 0
+    report.notes.append("a file output has no manifest: committed in one step, it is complete (G1)")
+    return report
+
+
+def _check_against(
+    afs: AtomicFS,
+    path: str,
+    manifest: dict[str, Any],
+    present: dict[str, int],
+    report: VerifyReport,
+    *,
+    checksums: bool,
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
+    """Compare the data files ``present`` under ``path`` with ``manifest``, into ``report``."""
     listed = {f["name"]: f for f in manifest["files"]}
     unsummed = 0
     for done, (name, entry) in enumerate(sorted(listed.items()), 1):
-        size = present.get(name)
-        if size is None:
-            report.problems.append(VerifyProblem(name, "missing"))
-        elif size != entry["size"]:
-            report.problems.append(VerifyProblem(name, "size", entry["size"], size))
-        else:
-            report.checked += 1
-            report.bytes += size
-            expected = entry.get("sha256")
-            if not checksums:
-                pass
-            elif isinstance(expected, str):
-                actual = _sha256(afs, afs.join(path, *name.split("/")))
-                report.checksummed += 1
-                if actual != expected:
-                    report.problems.append(VerifyProblem(name, "sha256", expected, actual))
-            else:
-                unsummed += 1
+        if _check_file(afs, path, name, entry, present.get(name), report, checksums):
+            unsummed += 1
         if progress is not None:
             progress(done, len(listed), name)
     for name in sorted(set(present) - set(listed)):
@@ -287,19 +285,46 @@ def verify(
         )
     if not checksums:
         report.notes.append("checksums not compared (sizes only)")
-    return report
+
+
+def _check_file(
+    afs: AtomicFS,
+    path: str,
+    name: str,
+    entry: dict[str, Any],
+    size: int | None,
+    report: VerifyReport,
+    checksums: bool,
+) -> bool:
+    """Check one file of the manifest (``size``: what the listing found, None when
+    missing) into ``report``; True when it matched by size and has no checksum to compare."""
+    if size is None:
+        report.problems.append(VerifyProblem(name, "missing"))
+        return False
+    if size != entry["size"]:
+        report.problems.append(VerifyProblem(name, "size", entry["size"], size))
+        return False
+    report.checked += 1
+    report.bytes += size
+    expected = entry.get("sha256")
+    if not isinstance(expected, str):
+        return checksums
+    if checksums:
+        actual = _sha256(afs, afs.join(path, *name.split("/")))
+        report.checksummed += 1
+        if actual != expected:
+            report.problems.append(VerifyProblem(name, "sha256", expected, actual))
+    return False
 
 
 # -- reading helpers ---------------------------------------------------------------------------
 
 
 def _read_manifest(afs: AtomicFS, path: str) -> dict[str, Any] | None:
-    from targets.fs import _manifest
-
     success = afs.join(path, SUCCESS)
     with afs.open_input(success) as f:
         data = f.read()
-    return _manifest.decode(data, afs.url(success))
+    return decode_manifest(data, afs.url(success))
 
 
 def _read_claim(afs: AtomicFS, claim: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@
     targets status URL           committed? when, by which writer, how many files and bytes
     targets verify URL           every file of the manifest there, with its size and sha256
     targets cleanup URL --older-than 6h [--dry-run]
-    targets recover URL          finish or undo an interrupted commit
+    targets recover URL [--how auto|forward|back] [--force]
+                                 finish or undo an interrupted commit
     targets capabilities URL     what the store behind URL can guarantee
 
 Every command takes ``--json`` (one JSON document on stdout) and storage options as
@@ -17,21 +18,21 @@ Exit codes: 0 yes / done; 1 no (not committed, verification failed, a store weak
 backend declares); 2 a usage error; 3 the operation failed (the error is printed).
 
 Each command is a thin layer over a public function: `targets.status`, `targets.verify`,
-`targets.cleanup`, `targets.recover` and `targets.fs.filesystem(url).capabilities`.
+`targets.cleanup`, and on the `AtomicFS` that `targets.fs.resolve(url)` gives, `recover` and
+`capabilities`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import functools
-import inspect
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -39,7 +40,7 @@ import targets
 from targets import fs as _fs
 from targets._inspect import OutputStatus, VerifyReport
 from targets.errors import TargetError
-from targets.fs._names import parse_temp_name
+from targets.fs.base import RecoverHow
 
 __all__ = ["EXIT_ERROR", "EXIT_NO", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 
@@ -71,7 +72,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
-class Duration(click.ParamType):
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[timedelta]  # generic from click 8.2 on
+else:
+    _ParamType = click.ParamType
+
+
+class Duration(_ParamType):
     name = "duration"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
@@ -229,42 +236,55 @@ def _print_status(st: OutputStatus, url: str, older_than: timedelta) -> None:
     click.echo(st.url)
     _row("kind", f"{st.kind} output")
     if st.state == "incomplete" and st.claim is not None:
-        claim = st.claim
-        _row("state", "incomplete: claimed, no _SUCCESS")
-        if claim.get("claimed_at"):
-            _row("claimed", f"{claim['claimed_at']}{_ago(claim['claimed_at'])}")
-        if claim.get("writer"):
-            _row("writer", str(claim["writer"]))
-        if claim.get("files") is not None:
-            _row("files", f"{claim['files']} listed in the claim")
-        _row("next", f"targets recover {url}")
+        _print_claim(st.claim, url)
     else:
         _row("state", st.state)
     if st.committed:
-        if st.committed_at:
-            _row("committed", f"{st.committed_at}{_ago(st.committed_at)}")
-        if st.writer:
-            _row("writer", st.writer)
-        if st.protocol:
-            _row("protocol", st.protocol)
+        _print_committed(st)
     if st.files is not None and st.state != "incomplete":
         _row("files", f"{st.files} ({_bytes(st.bytes)})")
-    age = _format_duration(older_than)
-    if not st.stale and not st.recent:
-        _row("temporaries", "none")
-    else:
-        parts = []
-        if st.stale:
-            parts.append(f"{len(st.stale)} stale (older than {age}; `targets cleanup` removes)")
-        if st.recent:
-            parts.append(f"{len(st.recent)} recent (a writer may be at work)")
-        _row("temporaries", "; ".join(parts))
-        for item in st.stale:
-            click.echo(f"    stale   {item}")
-        for item in st.recent:
-            click.echo(f"    recent  {item}")
+    _print_temporaries(st, older_than)
     for note in st.notes:
         _row("note", note)
+
+
+def _print_claim(claim: dict[str, Any], url: str) -> None:
+    """An incomplete output: who claimed it, when, and the command that settles it."""
+    _row("state", "incomplete: claimed, no _SUCCESS")
+    if claim.get("claimed_at"):
+        _row("claimed", f"{claim['claimed_at']}{_ago(claim['claimed_at'])}")
+    if claim.get("writer"):
+        _row("writer", str(claim["writer"]))
+    if claim.get("files") is not None:
+        _row("files", f"{claim['files']} listed in the claim")
+    _row("next", f"targets recover {url}")
+
+
+def _print_committed(st: OutputStatus) -> None:
+    for label, value in (
+        ("committed", st.committed_at and f"{st.committed_at}{_ago(st.committed_at)}"),
+        ("writer", st.writer),
+        ("protocol", st.protocol),
+    ):
+        if value:
+            _row(label, value)
+
+
+def _print_temporaries(st: OutputStatus, older_than: timedelta) -> None:
+    if not st.stale and not st.recent:
+        _row("temporaries", "none")
+        return
+    parts = []
+    if st.stale:
+        age = _format_duration(older_than)
+        parts.append(f"{len(st.stale)} stale (older than {age}; `targets cleanup` removes)")
+    if st.recent:
+        parts.append(f"{len(st.recent)} recent (a writer may be at work)")
+    _row("temporaries", "; ".join(parts))
+    for item in st.stale:
+        click.echo(f"    stale   {item}")
+    for item in st.recent:
+        click.echo(f"    recent  {item}")
 
 
 # -- verify ------------------------------------------------------------------------------------
@@ -420,15 +440,15 @@ def _clean(
 def _owners(url: str, temporaries: list[str], options: dict[str, Any]) -> Iterator[str]:
     """The outputs that the stale ``temporaries`` belong to (``.<name>.targets-tmp-<token>``
     stages the output ``<name>`` beside it), each once, on the same backend as ``url``."""
-    backend = _fs.backend_class(_fs.split_protocol(str(url))[0], str(url))
+    served_by = _fs.backend(_fs.split_protocol(str(url))[0], str(url))
     seen: set[str] = set()
     for item in temporaries:
         head, sep, last = item.rstrip("/").rpartition("/")
-        parsed = parse_temp_name(last)
+        parsed = _fs.parse_temp_name(last)
         if parsed is None or not sep:
             continue
         owner = f"{head}/{parsed[0]}"
-        if _fs.backend_class(_fs.split_protocol(owner)[0], owner) is not backend:
+        if _fs.backend(_fs.split_protocol(owner)[0], owner) != served_by:
             continue
         if owner not in seen:
             seen.add(owner)
@@ -446,21 +466,24 @@ def _owners(url: str, temporaries: list[str], options: dict[str, Any]) -> Iterat
     show_default=True,
     help="Object stores: roll the claimed commit forward, back, or forward when possible.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Act on a claim that is not stale yet. Only when its writer is known to be dead: "
+    "a live writer's commit is then broken.",
+)
 @_common
-def recover(url: str, as_json: bool, options: dict[str, Any], how: str) -> int:
+def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: bool) -> int:
     """Finish or undo an interrupted commit at URL.
 
     On object stores a claim without _SUCCESS is rolled forward (its files published,
-    _SUCCESS written) or back (only the claim's own objects deleted). On HDFS an
-    interrupted overwrite is put back. Local commits are one rename: nothing to recover.
+    _SUCCESS written) or back (only the claim's own objects deleted); a claim that is not
+    stale yet is refused unless --force. Where a backend recovers one way only, another
+    --how is refused (exit 3).
     """
     afs, path = _fs.resolve(url, **options)
-    if how == "auto":
-        result = targets.recover(url, **options)
-    elif "how" in inspect.signature(afs.recover).parameters:
-        result = afs.recover(path, how=how)  # type: ignore[call-arg]
-    else:
-        raise click.UsageError(f"--how {how}: {afs.protocol}:// outputs recover one way only")
+    # a backend that recovers one way only raises InvalidTarget for another --how: exit 3
+    result = afs.recover(path, how=cast(RecoverHow, how), force=force)
     after = targets.status(url, **options)
     if as_json:
         _emit({"url": after.url, "result": result, "state": after.state})

@@ -7,6 +7,7 @@ as a script would pass them), and a few as real processes: the console script an
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pathlib
@@ -226,12 +227,29 @@ def test_recover_refuses_a_fresh_claim_with_exit_3(s3_root):
     )
 
 
+def test_recover_with_force_takes_over_a_fresh_claim(s3_root):
+    interrupted_directory_commit(s3_root, "table", {"a.csv": b"a\n", "b.csv": b"bb\n"})
+    url = s3_root.child("table/")
+    doc = run_json(s3_root, "recover", url, "--force")
+    assert "forward" in doc["result"] and doc["state"] == "committed"
+    assert run_json(s3_root, "verify", url)["checksummed"] == 2
+
+
 def test_recover_on_local_says_there_is_nothing_to_do(local_root):
     commit_outputs(local_root)
     text = run(local_root, "recover", local_root.child("table/")).stdout
     assert "nothing to recover" in text and "is now committed" in text
-    with pytest.raises(AssertionError, match="recover one way only"):
-        run(local_root, "recover", local_root.child("table/"), "--how", "back")
+    # the backend recovers one way only: another --how is refused by it, exit 3
+    doc = run_json(
+        local_root, "recover", local_root.child("table/"), "--how", "back", code=EXIT_ERROR
+    )
+    assert doc["error"]["type"] == "InvalidTarget"
+    assert "one way only" in doc["error"]["message"]
+    text = run(
+        local_root, "recover", local_root.child("table/"), "--how", "back", code=EXIT_ERROR
+    ).stderr
+    assert text.startswith("error: ") and "one way only" in text
+    assert run_json(local_root, "status", local_root.child("table/"))["state"] == "committed"
 
 
 # -- verify ------------------------------------------------------------------------------------
@@ -475,3 +493,25 @@ def test_the_functions_behind_the_commands_work_on_hdfs(hdfs_root, hdfs_model):
     hdfs_model.write_file("/store/table/extra.csv", b"x")
     problems = targets.verify(table.url, **hdfs_root.options).problems
     assert [(p.name, p.problem) for p in problems] == [("extra.csv", "unexpected")]
+
+
+def test_the_command_and_the_inspection_use_only_public_names_of_targets_fs():
+    """targets.cli and targets._inspect see the filesystem layer through the public names of
+    targets.fs (and its public modules), never a private module, and never probe a
+    backend's signature."""
+    package = pathlib.Path(targets.__file__).parent
+    for module in ("cli.py", "_inspect.py"):
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        imported: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported += [f"{node.module}.{a.name}" for a in node.names]
+        private = [
+            name
+            for name in imported
+            if name.startswith("targets.fs.") and name.split(".")[2].startswith("_")
+        ]
+        assert private == [], (module, private)
+        assert "inspect" not in imported, module
