@@ -255,17 +255,33 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
     except ModuleNotFoundError:
         return []
     os.makedirs(out_dir, exist_ok=True)
-    written = []
-    from bench._paths import PATHS
+    figures = _Figures(plt, out_dir)
+    written = [_plot_commit_cost(figures, results), _plot_projection(figures, results)]
+    return [path for path in written if path is not None]
 
-    palette = plt.get_cmap("tab20").colors
-    colour = {p.name: palette[i % len(palette)] for i, p in enumerate(PATHS)}
 
-    def style(name: str) -> dict[str, object]:
+class _Figures:
+    """What the plots share: one colour and line style per path, one legend per figure."""
+
+    def __init__(self, plt: Any, out_dir: str) -> None:
+        from bench._paths import PATHS
+
+        self.plt = plt
+        self.out_dir = out_dir
+        self.order = [p.name for p in PATHS]
+        palette = plt.get_cmap("tab20").colors
+        self.colour = {name: palette[i % len(palette)] for i, name in enumerate(self.order)}
+
+    def panels(self, n: int, width: float, height: float) -> tuple[Any, list[Any]]:
+        """A figure of ``n`` panels side by side, each ``width`` x ``height`` inches."""
+        fig, axes = self.plt.subplots(1, n, figsize=(width * n, height))
+        return fig, list(axes) if n > 1 else [axes]
+
+    def style(self, name: str) -> dict[str, object]:
         floor = name.startswith("plain")
         ours = name.startswith("targets")
         return {
-            "color": colour.get(name, "grey"),
+            "color": self.colour.get(name, "grey"),
             "linestyle": "--" if floor else ("-" if ours else ":"),
             "linewidth": 2.4 if ours or floor else 1.4,
             "marker": "o",
@@ -273,12 +289,13 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
             "label": name,
         }
 
-    def legend(fig: Any, axes: Sequence[Any]) -> None:
+    def save(self, fig: Any, axes: Sequence[Any], name: str, *, bottom: float) -> str:
+        """Add one legend for every panel below them, write ``name``, and close ``fig``."""
         handles: dict[str, Any] = {}
         for ax in axes:
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, handle)
-        order = [p.name for p in PATHS if p.name in handles]
+        order = [n for n in self.order if n in handles]
         fig.legend(
             [handles[n] for n in order],
             order,
@@ -287,59 +304,70 @@ def plot(results: Sequence[Result], out_dir: str) -> list[str]:
             fontsize=8,
             frameon=False,
         )
+        fig.tight_layout(rect=(0, bottom, 1, 1))
+        path = os.path.join(self.out_dir, name)
+        fig.savefig(path, dpi=110)
+        self.plt.close(fig)
+        return path
 
+
+def _log_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _plot_commit_cost(figures: _Figures, results: Sequence[Result]) -> str | None:
+    """Measured time per directory output against its number of files, one panel per
+    store; None when the run measured no directory output."""
     dirs = [r for r in results if r.scenario.kind == "dir"]
     backends = [b for b in ("local", "s3", "gcs") if any(r.backend == b for r in dirs)]
-    if dirs and backends:
-        fig, axes = plt.subplots(1, len(backends), figsize=(5.4 * len(backends), 5.4))
-        axes = axes if len(backends) > 1 else [axes]
-        for ax, backend in zip(axes, backends, strict=True):
-            by_path: dict[str, list[Result]] = {}
-            for r in dirs:
-                if r.backend == backend:
-                    by_path.setdefault(r.path.name, []).append(r)
-            for name, rs in by_path.items():
-                rs.sort(key=lambda r: r.scenario.files)
-                ax.plot([r.scenario.files for r in rs], [r.seconds for r in rs], **style(name))
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"{backend}: a directory of N x 64 KiB")
-            ax.set_xlabel("N files")
-            ax.set_ylabel("seconds per output, end to end (median)")
-            ax.grid(True, which="both", alpha=0.3)
-        legend(fig, axes)
-        fig.tight_layout(rect=(0, 0.13, 1, 1))
-        path = os.path.join(out_dir, "commit-cost.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+    if not backends:
+        return None
+    fig, axes = figures.panels(len(backends), 5.4, 5.4)
+    for ax, backend in zip(axes, backends, strict=True):
+        by_path: dict[str, list[Result]] = {}
+        for r in dirs:
+            if r.backend == backend:
+                by_path.setdefault(r.path.name, []).append(r)
+        for name, rs in by_path.items():
+            rs.sort(key=lambda r: r.scenario.files)
+            ax.plot([r.scenario.files for r in rs], [r.seconds for r in rs], **figures.style(name))
+        _log_axes(
+            ax,
+            f"{backend}: a directory of N x 64 KiB",
+            "N files",
+            "seconds per output, end to end (median)",
+        )
+    return figures.save(fig, axes, "commit-cost.png", bottom=0.13)
+
+
+def _plot_projection(figures: _Figures, results: Sequence[Result]) -> str | None:
+    """The cost model's commit step on S3 and GCS for N x 10 MiB, up to 100,000 files; None
+    when the run has nothing to fit the model to."""
     fits = [
         (store, _model.fit(results, b)) for b, store in (("s3", _model.S3), ("gcs", _model.GCS))
     ]
     fits = [(store, fs) for store, fs in fits if fs]
-    if fits:
-        fig, axes = plt.subplots(1, len(fits), figsize=(5.8 * len(fits), 5.2))
-        axes = axes if len(fits) > 1 else [axes]
-        ns = [10**k for k in range(0, 6)]
-        for ax, (store, fs) in zip(axes, fits, strict=True):
-            for f in fs:
-                if not f.commits:
-                    continue
+    if not fits:
+        return None
+    fig, axes = figures.panels(len(fits), 5.8, 5.2)
+    ns = [10**k for k in range(0, 6)]
+    for ax, (store, fs) in zip(axes, fits, strict=True):
+        for f in fs:
+            if f.commits:
                 ys = [f.commit_time(store, n, 10 * MiB) for n in ns]
-                ax.plot(ns, ys, **style(f.path))
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"projected commit step on {store.name}, N x 10 MiB")
-            ax.set_xlabel("N files (100,000 x 10 MiB ≈ 1 TB)")
-            ax.set_ylabel("seconds (model, see bench/_model.py)")
-            ax.grid(True, which="both", alpha=0.3)
-        legend(fig, axes)
-        fig.tight_layout(rect=(0, 0.12, 1, 1))
-        path = os.path.join(out_dir, "projected-commit.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
+                ax.plot(ns, ys, **figures.style(f.path))
+        _log_axes(
+            ax,
+            f"projected commit step on {store.name}, N x 10 MiB",
+            "N files (100,000 x 10 MiB ≈ 1 TB)",
+            "seconds (model, see bench/_model.py)",
+        )
+    return figures.save(fig, axes, "projected-commit.png", bottom=0.12)
 
 
 def machine() -> str:
