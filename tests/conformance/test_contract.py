@@ -1,7 +1,9 @@
 """The contract suite: G1-G8 of DESIGN.md through the public API, on every backend.
 
 Each test takes ``root``, a fresh empty directory on one backend (tests/fixtures), and
-names outputs under it. Nothing here knows which backend it runs on.
+names outputs under it. Nothing here knows which backend it runs on, so the suite runs on any
+backend that a URL reaches, a registered or installed one included: conftest.py says how
+(``TARGETS_CONTRACT_URL``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The backend registry: `targets.fs.register`, and backends installed as distributions."""
