@@ -428,7 +428,10 @@ class PosixStore(RenameStore):
         try:
             self.ops.fsync(fd)
         finally:
-            self.ops.close(fd)
+            # A read-only descriptor: an error from close loses nothing, and Linux releases
+            # the descriptor either way. It must not turn a commit into a failure.
+            with contextlib.suppress(OSError):
+                self.ops.close(fd)
 
     def sync_dir(self, path: str) -> None:
         self._fsync(path, _DIR_FLAGS)
@@ -486,7 +489,7 @@ class PosixStore(RenameStore):
     def rename_plain(self, src: str, dst: str) -> None:
         self.ops.rename(src, dst, src_dir_fd=None, dst_dir_fd=None)
 
-    def fsspec(self) -> Any:
+    def fsspec(self, afs: Any) -> Any:
         return self.ops.fsspec()
 
 

@@ -83,7 +83,7 @@ class RenameFS(AtomicFS):
     @property
     def fsspec(self) -> Any:
         if self._fsspec is None:
-            self._fsspec = self.store.fsspec()
+            self._fsspec = self.store.fsspec(self)
         return self._fsspec
 
     def _p(self, path: str) -> str:
@@ -176,6 +176,7 @@ class RenameFS(AtomicFS):
         s, d, store = self._p(src), self._p(dst), self.store
         with store.map_errors(s, "rename"):
             got = store.stat(s)
+        self._require_rename(d, guarantee, directory=bool(got and got.is_dir))
         if got is None:
             shown = store.shown(s)
             raise TargetNotFound(
@@ -183,7 +184,6 @@ class RenameFS(AtomicFS):
                 "was renamed",
                 shown,
             )
-        self._require_rename(d, guarantee, directory=got.is_dir)
         with store.map_errors(d, "rename onto"):
             store.ensure_parent(d, durable=True)
         publish_noreplace(store, s, d, Evidence(got), guarantee=guarantee)

@@ -157,7 +157,7 @@ def settle(store: RenameStore, exc: TargetError, tmp: str, final: str, evidence:
         raise exists_error(shown) from None
     if isinstance(exc, StoreUnavailable):
         raise CommitError(
-            f"{exc.message}; the outcome of publishing {shown} is unknown: the output is "
+            f"{exc.message}; the outcome is unknown: the output is "
             f"committed if {shown} exists and {store.shown(tmp)} does not. Check the store, "
             "then retry",
             shown,

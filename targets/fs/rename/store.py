@@ -209,5 +209,7 @@ class RenameStore(abc.ABC):
         """Whether `replace` works here: an atomic file replace."""
 
     @abc.abstractmethod
-    def fsspec(self) -> Any:
-        """An fsspec filesystem over the same files, for reading and listing."""
+    def fsspec(self, afs: Any) -> Any:
+        """An fsspec filesystem over the same files, for reading and listing; ``afs`` is
+        the filesystem committing through this store (for an ``mv`` that is
+        rename-dont-move)."""
