@@ -50,7 +50,6 @@ import dataclasses
 import errno
 import io
 import posixpath
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -58,16 +57,12 @@ from typing import IO, Any, ClassVar, Protocol
 
 from targets.errors import (
     BackendNotInstalled,
-    CommitError,
     InvalidTarget,
-    IsADirectory,
     NotADirectory,
-    StoreUnavailable,
     TargetError,
-    TargetExistsError,
-    TargetNotFound,
 )
 from targets.fs._hdfs_clients import DEFAULT_RPC_TIMEOUT, PyArrowClient, WebHDFSClient
+from targets.fs._hdfs_errors import NameNodeUnreachable, is_transport, rpc_parts, translate_error
 from targets.fs.base import Capabilities
 from targets.fs.rename.fs import RenameFS
 from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
@@ -92,10 +87,6 @@ _HDFS_NATIVE_DEFAULTS = {
 }
 
 _NATIVE_ERRORS = (OSError, RuntimeError, ValueError)
-
-
-class NameNodeUnreachable(StoreUnavailable):
-    """The NameNode (or WebHDFS server) could not be reached, or stopped answering."""
 
 
 class HDFSClient(Protocol):
@@ -132,105 +123,6 @@ def _write_options(*, overwrite: bool, create_parent: bool) -> Any:
     except ImportError:
         return _WriteOptions(overwrite=overwrite, create_parent=create_parent)
     return WriteOptions(overwrite=overwrite, create_parent=create_parent)
-
-
-# --------------------------------------------------------------------------------------
-# Error translation: one place
-
-_RPC_RE = re.compile(r'^RPCError\("(?P<cls>[^"]*)",\s*"(?P<msg>.*)"\)$', re.S)
-_UNREACHABLE_ERRNOS = {
-    errno.ECONNREFUSED,
-    errno.ECONNRESET,
-    errno.EHOSTUNREACH,
-    errno.ENETUNREACH,
-    errno.ETIMEDOUT,
-    errno.EPIPE,
-}
-_PERMISSION = "permission denied ({msg}); check the HDFS permissions and the user you connect as"
-
-# Python exception class -> (targets error, what the message says after "cannot <action> <path>: ")
-_BY_CLASS: tuple[tuple[type[BaseException], type[TargetError], str], ...] = (
-    (
-        FileExistsError,
-        TargetExistsError,
-        "it already exists; pass if_exists='overwrite' to replace it, or remove it first",
-    ),
-    (FileNotFoundError, TargetNotFound, "no such file or directory"),
-    (
-        IsADirectoryError,
-        IsADirectory,
-        "it is a directory; use a DirectoryTarget (a URL ending in '/') for directory outputs",
-    ),
-    (NotADirectoryError, NotADirectory, "a component of the path is a file, not a directory"),
-    (PermissionError, TargetError, _PERMISSION),
-)
-
-# the NameNode's Java exception (short name) -> (targets error, message)
-_BY_RPC: dict[str, tuple[type[TargetError], str]] = {
-    "ParentNotDirectoryException": (
-        NotADirectory,
-        "a component of the path is a file, not a directory ({msg})",
-    ),
-    "FileAlreadyExistsException": (TargetExistsError, "it already exists ({msg})"),
-    "AlreadyBeingCreatedException": (TargetExistsError, "it already exists ({msg})"),
-    "AccessControlException": (TargetError, _PERMISSION),
-    "AuthorizationException": (TargetError, _PERMISSION),
-    "SafeModeException": (
-        CommitError,
-        "the NameNode is in safe mode ({msg}); retry when it has left safe mode",
-    ),
-    "NSQuotaExceededException": (CommitError, "a quota is exceeded ({msg})"),
-    "DSQuotaExceededException": (CommitError, "a quota is exceeded ({msg})"),
-    "InvalidPathException": (InvalidTarget, "HDFS rejects the path ({msg})"),
-    "PathIsNotEmptyDirectoryException": (
-        TargetError,
-        "the directory is not empty; remove it recursively",
-    ),
-}
-
-
-def _rpc_parts(exc: BaseException) -> tuple[str, str]:
-    """``(java exception class, message)`` of an hdfs-native RPC error, else ``("", text)``."""
-    text = str(exc)
-    m = _RPC_RE.match(text)
-    if m is None:
-        return "", text
-    return m["cls"], m["msg"]
-
-
-def _is_transport(exc: BaseException) -> bool:
-    if isinstance(exc, TargetError):
-        return False
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, OSError):
-        if exc.errno in _UNREACHABLE_ERRNOS:
-            return True
-        text = str(exc).lower()
-        signs = ("connection refused", "connection reset", "broken pipe", "timed out")
-        return any(sign in text for sign in signs)
-    return False
-
-
-def _translate(exc: BaseException, path: str, action: str, where: str) -> TargetError:
-    """The `targets.errors` exception for a client exception raised while doing ``action``
-    on ``path``; ``where`` names the NameNode for connection problems."""
-    if _is_transport(exc):
-        return NameNodeUnreachable(
-            f"cannot {action} {path}: the NameNode at {where} cannot be reached ({exc}); "
-            "check the host and port, that the NameNode is running, and the network",
-            path,
-        )
-    for native, error, says in _BY_CLASS:
-        if isinstance(exc, native):
-            return error(f"cannot {action} {path}: " + says.format(msg=exc), path)
-    cls, msg = _rpc_parts(exc)
-    short = cls.rsplit(".", 1)[-1]
-    if short in _BY_RPC:
-        error, says = _BY_RPC[short]
-        return error(f"cannot {action} {path}: " + says.format(msg=msg), path)
-    detail = f"{short}: {msg}" if cls else (msg or type(exc).__name__)
-    return TargetError(f"cannot {action} {path}: {detail}", path)
 
 
 class _NoAnswer(Exception):
@@ -408,7 +300,7 @@ class HDFSStore(RenameStore):
                 path,
             )
         if isinstance(exc, _NATIVE_ERRORS):
-            return _translate(exc, path, action, self.where)
+            return translate_error(exc, path, action, self.where)
         return None
 
     @property
@@ -455,7 +347,7 @@ class HDFSStore(RenameStore):
         except FileNotFoundError:
             return None
         except _NATIVE_ERRORS as exc:
-            if _rpc_parts(exc)[0].endswith("ParentNotDirectoryException"):
+            if rpc_parts(exc)[0].endswith("ParentNotDirectoryException"):
                 return None  # an ancestor is a file: nothing is at path
             raise
         return _entry(raw)
@@ -500,7 +392,7 @@ class HDFSStore(RenameStore):
                 self.shown(path),
             ) from None
         except _NATIVE_ERRORS as exc:
-            if _rpc_parts(exc)[0].endswith("ParentNotDirectoryException"):
+            if rpc_parts(exc)[0].endswith("ParentNotDirectoryException"):
                 raise NotADirectory(
                     f"cannot write {self.shown(path)}: a component of {parent} is a file, "
                     "not a directory",
@@ -531,7 +423,7 @@ class HDFSStore(RenameStore):
                 self.timed(self.client.rename, src, dst, overwrite)
                 return
             except _NATIVE_ERRORS as exc:
-                if not _is_transport(exc) or attempts >= 3:
+                if not is_transport(exc) or attempts >= 3:
                     raise
                 time.sleep(0.05 * attempts)
 
@@ -545,7 +437,7 @@ class HDFSStore(RenameStore):
         try:
             self._rename2(src, dst, True)
         except _NATIVE_ERRORS as exc:
-            if _rpc_parts(exc)[0] and "directory" in str(exc).lower():
+            if rpc_parts(exc)[0] and "directory" in str(exc).lower():
                 raise IsADirectoryError(
                     errno.EISDIR, "a directory is there and this output is a file", dst
                 ) from exc

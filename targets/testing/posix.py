@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from fsspec import AbstractFileSystem
+
 from targets.fs.local import PosixOps, RenameFlagsUnsupported
 
 __all__ = ["SimulatedPosix"]
@@ -388,7 +390,7 @@ class SimulatedPosix(PosixOps):
             return io.BytesIO(bytes(node.data))
 
     def fsspec(self) -> Any:
-        return _fsspec_class()(self)
+        return SimulatedPosixFileSystem(self)
 
     # -- for tests -------------------------------------------------------------------------
 
@@ -470,106 +472,95 @@ class SimulatedPosix(PosixOps):
             return out
 
 
-_FSSPEC_CLASS: Any = None
+class SimulatedPosixFileSystem(AbstractFileSystem):  # type: ignore[misc]
+    """An fsspec filesystem over a `SimulatedPosix`, for reading, listing and tools."""
 
+    protocol = "file"
+    root_marker = "/"
+    cachable = False
 
-def _fsspec_class() -> Any:
-    """An fsspec filesystem over a `SimulatedPosix`, for reading and listing."""
-    global _FSSPEC_CLASS
-    if _FSSPEC_CLASS is not None:
-        return _FSSPEC_CLASS
-    from fsspec import AbstractFileSystem
+    def __init__(self, sim: SimulatedPosix, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sim = sim
 
-    class SimulatedPosixFileSystem(AbstractFileSystem):  # type: ignore[misc]
-        protocol = "file"
-        root_marker = "/"
-        cachable = False
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> str:
+        text = str(path)
+        if text.startswith("file://"):
+            text = text[len("file://") :]
+        return "/" + text.strip("/") if text.strip("/") else "/"
 
-        def __init__(self, sim: SimulatedPosix, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.sim = sim
+    def _info(self, path: str) -> dict[str, Any]:
+        st = self.sim.stat(path)
+        kind = "directory" if _stat.S_ISDIR(st.st_mode) else "file"
+        return {"name": path, "size": st.st_size, "type": kind, "mtime": st.st_mtime}
 
-        @classmethod
-        def _strip_protocol(cls, path: Any) -> str:
-            text = str(path)
-            if text.startswith("file://"):
-                text = text[len("file://") :]
-            return "/" + text.strip("/") if text.strip("/") else "/"
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        path = self._strip_protocol(path)
+        try:
+            return self._info(path)
+        except OSError:
+            raise FileNotFoundError(path) from None
 
-        def _info(self, path: str) -> dict[str, Any]:
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        path = self._strip_protocol(path)
+        try:
             st = self.sim.stat(path)
-            kind = "directory" if _stat.S_ISDIR(st.st_mode) else "file"
-            return {"name": path, "size": st.st_size, "type": kind, "mtime": st.st_mtime}
+        except OSError:
+            raise FileNotFoundError(path) from None
+        if not _stat.S_ISDIR(st.st_mode):
+            entries = [self._info(path)]
+        else:
+            entries = [
+                self._info(path.rstrip("/") + "/" + name) for name in sorted(self.sim.listdir(path))
+            ]
+        return entries if detail else [e["name"] for e in entries]
 
-        def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-            path = self._strip_protocol(path)
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        path = self._strip_protocol(path)
+        if mode == "rb":
+            return self.sim.open_reader(path)
+        if mode not in ("wb", "xb"):
+            raise NotImplementedError(f"mode {mode!r} is not simulated")
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if mode == "xb" else os.O_TRUNC)
+        return _ToolFile(self.sim, self.sim.open(path, flags, 0o666))
+
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        if create_parents:
+            self.makedirs(path, exist_ok=True)
+        else:
+            self.sim.mkdir(self._strip_protocol(path))
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        parts = [p for p in self._strip_protocol(path).split("/") if p]
+        for i in range(1, len(parts) + 1):
+            sub = "/" + "/".join(parts[:i])
             try:
-                return self._info(path)
-            except OSError:
-                raise FileNotFoundError(path) from None
+                self.sim.mkdir(sub)
+            except FileExistsError:
+                if i == len(parts) and not exist_ok:
+                    raise
 
-        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
-            path = self._strip_protocol(path)
-            try:
-                st = self.sim.stat(path)
-            except OSError:
-                raise FileNotFoundError(path) from None
-            if not _stat.S_ISDIR(st.st_mode):
-                entries = [self._info(path)]
-            else:
-                entries = [
-                    self._info(path.rstrip("/") + "/" + name)
-                    for name in sorted(self.sim.listdir(path))
-                ]
-            return entries if detail else [e["name"] for e in entries]
+    def rm_file(self, path: str) -> None:
+        self.sim.unlink(self._strip_protocol(path))
 
-        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-            path = self._strip_protocol(path)
-            if mode == "rb":
-                return self.sim.open_reader(path)
-            if mode not in ("wb", "xb"):
-                raise NotImplementedError(f"mode {mode!r} is not simulated")
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if mode == "xb" else os.O_TRUNC)
-            return _ToolFile(self.sim, self.sim.open(path, flags, 0o666))
+    def rmdir(self, path: str) -> None:
+        self.sim.rmdir(self._strip_protocol(path))
 
-        def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
-            if create_parents:
-                self.makedirs(path, exist_ok=True)
-            else:
-                self.sim.mkdir(self._strip_protocol(path))
 
-        def makedirs(self, path: str, exist_ok: bool = False) -> None:
-            parts = [p for p in self._strip_protocol(path).split("/") if p]
-            for i in range(1, len(parts) + 1):
-                sub = "/" + "/".join(parts[:i])
-                try:
-                    self.sim.mkdir(sub)
-                except FileExistsError:
-                    if i == len(parts) and not exist_ok:
-                        raise
+class _ToolFile(io.RawIOBase):
+    """A file a tool writes through the fsspec view: written through the simulator."""
 
-        def rm_file(self, path: str) -> None:
-            self.sim.unlink(self._strip_protocol(path))
+    def __init__(self, sim: SimulatedPosix, fd: int) -> None:
+        self._sim, self._fd = sim, fd
 
-        def rmdir(self, path: str) -> None:
-            self.sim.rmdir(self._strip_protocol(path))
+    def writable(self) -> bool:
+        return True
 
-    class _ToolFile(io.RawIOBase):
-        """A file a tool writes through the fsspec view: written through the simulator."""
+    def write(self, data: Any) -> int:
+        return self._sim.write(self._fd, data)
 
-        def __init__(self, sim: SimulatedPosix, fd: int) -> None:
-            self._sim, self._fd = sim, fd
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data: Any) -> int:
-            return self._sim.write(self._fd, data)
-
-        def close(self) -> None:
-            if not self.closed:
-                self._sim.close(self._fd)
-                super().close()
-
-    _FSSPEC_CLASS = SimulatedPosixFileSystem
-    return _FSSPEC_CLASS
+    def close(self) -> None:
+        if not self.closed:
+            self._sim.close(self._fd)
+            super().close()
