@@ -9,8 +9,8 @@ recognisable by `targets cleanup`, and skipped by Hadoop, Spark and pyarrow list
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from targets.errors import InvalidTarget
 
@@ -27,8 +27,8 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old)-(?P<token>[0-
 
 
 def new_token() -> str:
-    """A fresh writer token: 32 hex digits, unique per writer."""
-    return uuid.uuid4().hex
+    """A fresh writer token: 32 hex digits, unique per writer (128 random bits)."""
+    return os.urandom(16).hex()
 
 
 def temp_name(name: str, token: str, kind: str = "tmp") -> str:

@@ -17,9 +17,8 @@ Paths are absolute, ``/``-separated backend paths.
 from __future__ import annotations
 
 import abc
-import contextlib
 import dataclasses
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import IO, Any, Literal, Protocol
 
 from targets.errors import TargetError
@@ -58,6 +57,27 @@ class Sink(Protocol):
     def write(self, data: bytes | memoryview) -> int: ...
     def sync(self) -> None: ...
     def close(self) -> None: ...
+
+
+class _ErrorMap:
+    """`RenameStore.map_errors`: a plain class, as it wraps every primitive call."""
+
+    __slots__ = ("action", "path", "store")
+
+    def __init__(self, store: RenameStore, path: str, action: str) -> None:
+        self.store = store
+        self.path = path
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or isinstance(exc, TargetError) or not isinstance(exc, Exception):
+            return
+        error = self.store.translate(exc, self.store.shown(self.path), self.action)
+        if error is not None:
+            raise error from exc
 
 
 class RenameStore(abc.ABC):
@@ -104,18 +124,9 @@ class RenameStore(abc.ABC):
         """The `targets.errors` exception for a store exception raised while doing
         ``action`` on ``path`` (already shown), or None when ``exc`` is not the store's."""
 
-    @contextlib.contextmanager
-    def map_errors(self, path: str, action: str) -> Iterator[None]:
+    def map_errors(self, path: str, action: str) -> _ErrorMap:
         """Run a block of primitives; the store's exceptions leave it as `targets.errors`."""
-        try:
-            yield
-        except TargetError:
-            raise
-        except Exception as exc:
-            error = self.translate(exc, self.shown(path), action)
-            if error is None:
-                raise
-            raise error from exc
+        return _ErrorMap(self, path, action)
 
     # -- reading -------------------------------------------------------------------------
 
