@@ -63,7 +63,6 @@ from targets.errors import (
 )
 from targets.fs._hdfs_clients import DEFAULT_RPC_TIMEOUT, PyArrowClient, WebHDFSClient
 from targets.fs._hdfs_errors import NameNodeUnreachable, is_transport, rpc_parts, translate_error
-from targets.fs.base import Capabilities
 from targets.fs.rename.fs import RenameFS
 from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 
@@ -479,14 +478,6 @@ class HDFS(RenameFS):
     """
 
     protocol: ClassVar[str] = "hdfs"
-    declared: ClassVar[Capabilities] = Capabilities(
-        noreplace_rename=True,
-        noreplace_rename_dir=True,
-        exclusive_create=True,
-        atomic_replace=True,
-        deferred_publish=False,
-        server_side_copy=False,
-    )
     _client_hint: ClassVar[str] = "install hdfs-native (pip install 'targets[hdfs]') and use it"
     store: HDFSStore
 
@@ -507,22 +498,10 @@ class HDFS(RenameFS):
                 client_hint=self._client_hint,
             )
         )
-
-    @property
-    def client(self) -> Any:
-        return self.store.client
-
-    @property
-    def scheme(self) -> str:
-        return self.store.scheme
-
-    @property
-    def authority(self) -> str:
-        return self.store.authority
-
-    @property
-    def rpc_timeout(self) -> float | None:
-        return self.store.rpc_timeout
+        self.client = client
+        self.scheme = scheme
+        self.authority = authority
+        self.rpc_timeout = rpc_timeout
 
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[HDFS, str]:

@@ -33,7 +33,6 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs.base import Capabilities
 from targets.fs.rename.fs import RenameFS
 from targets.fs.rename.store import Entry, Kind, RenameStore, RenameUnsupported
 
@@ -321,13 +320,8 @@ class PosixStore(RenameStore):
     def has_noreplace_rename(self) -> bool:
         return self.ops.flagged_rename
 
-    @property
-    def has_exchange(self) -> bool:
-        return self.ops.flagged_rename
-
-    @property
-    def has_replace(self) -> bool:
-        return True
+    has_exchange = has_noreplace_rename  # renameat2 and renamex_np offer both flags
+    has_replace = True  # rename(2) replaces a file atomically
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -504,14 +498,6 @@ class LocalFS(RenameFS):
     """
 
     protocol: ClassVar[str] = "file"
-    declared: ClassVar[Capabilities] = Capabilities(
-        noreplace_rename=True,
-        noreplace_rename_dir=True,
-        exclusive_create=True,
-        atomic_replace=True,
-        deferred_publish=False,
-        server_side_copy=False,
-    )
     store: PosixStore
 
     def __init__(self, ops: PosixOps | None = None) -> None:

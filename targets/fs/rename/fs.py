@@ -47,6 +47,16 @@ class RenameFS(AtomicFS):
     replaces atomically on request (G4), over a `RenameStore`."""
 
     protocol: ClassVar[str]
+    declared: ClassVar[Capabilities] = Capabilities(
+        noreplace_rename=True,
+        noreplace_rename_dir=True,
+        exclusive_create=True,
+        atomic_replace=True,
+        deferred_publish=False,
+        server_side_copy=False,
+    )
+    """What a rename store with every primitive guarantees; `capabilities` says what this
+    one's client, kernel and filesystem can do."""
 
     def __init__(self, store: RenameStore) -> None:
         self.store = store

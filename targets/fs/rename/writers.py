@@ -337,6 +337,30 @@ def _stage_manifest(
     return manifest
 
 
+def _stage(
+    writer: Any,
+    fs: RenameFS,
+    path: str,
+    *,
+    if_exists: IfExists,
+    guarantee: Guarantee,
+    durable: bool,
+) -> RenameStore:
+    """Give a staged writer of the output ``path`` its token, its temporary's name and its
+    options; return the store."""
+    store = fs.store
+    writer.log_protocol = store.manifest_protocol
+    writer._store = store
+    writer.final = path
+    writer._if_exists = if_exists
+    writer._guarantee = guarantee
+    writer._durable = durable
+    writer.token = new_token()
+    writer._tmp = sibling(path, writer.token)
+    writer.path = store.shown(writer._tmp)
+    return store
+
+
 class RenameDirectoryWriter(DirectoryWriter):
     """A directory output: files written into a staged tree, published with ``_SUCCESS``
     by one rename."""
@@ -351,17 +375,8 @@ class RenameDirectoryWriter(DirectoryWriter):
         durable: bool,
     ) -> None:
         super().__init__()
-        store = fs.store
-        self.log_protocol = store.manifest_protocol
+        store = _stage(self, fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._fs = fs
-        self._store = store
-        self.final = path
-        self._if_exists = if_exists
-        self._guarantee = guarantee
-        self._durable = durable
-        self.token = new_token()
-        self._tmp = sibling(path, self.token)
-        self.path = store.shown(self._tmp)
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
         try:
@@ -455,17 +470,8 @@ class RenameStaging(Staging):
         durable: bool,
     ) -> None:
         super().__init__()
-        store = fs.store
-        self.log_protocol = store.manifest_protocol
-        self._store = store
-        self.final = path
+        store = _stage(self, fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._directory = directory
-        self._if_exists = if_exists
-        self._guarantee = guarantee
-        self._durable = durable
-        self.token = new_token()
-        self._tmp = sibling(path, self.token)
-        self.path = store.shown(self._tmp)
         try:
             prepare(store, path, directory=directory, if_exists=if_exists, durable=durable)
         except BaseException:
