@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import contextlib
 import dataclasses
 import datetime as _dt
@@ -70,6 +71,7 @@ from targets.errors import (
 from targets.fs import objectstore
 from targets.fs.base import Capabilities
 from targets.fs.objectstore import ObjectStoreFS
+from targets.fs.objectstore.fs import check_publish_concurrency
 
 __all__ = ["GCSFS", "GCSStore"]
 
@@ -96,6 +98,119 @@ class _BucketNotFound(FileNotFoundError):
     """The bucket itself does not exist (as opposed to one object in it)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    """A request that failed: what the error says."""
+
+    url: str
+    action: str
+    failure: type[TargetError]
+    """The error for a failure that is not a condition, a missing object or an outage."""
+    where: str
+    """`` at <endpoint>``, or nothing."""
+
+
+def _bucket_not_found(exc: Exception, f: _Failed) -> TargetError:
+    bucket = f.url.split("://", 1)[-1].split("/", 1)[0]
+    return (TargetNotFound if f.action == "read" else MissingParentDirectory)(
+        f"cannot {f.action} {f.url}: the bucket {bucket!r} does not exist{f.where} (or these "
+        "credentials cannot see it); create the bucket first or fix the URL",
+        f.url,
+    )
+
+
+def _already_exists(exc: Exception, f: _Failed) -> TargetError:
+    return TargetExistsError(
+        f"cannot {f.action} {f.url}: it already exists, or another writer committed first; "
+        "remove it, write elsewhere, or pass if_exists='overwrite'",
+        f.url,
+    )
+
+
+def _no_object(exc: Exception, f: _Failed) -> TargetError:
+    return TargetNotFound(f"cannot {f.action} {f.url}: there is no such object", f.url)
+
+
+def _http_error(exc: HttpError, f: _Failed) -> TargetError:
+    if exc.code in _UNAVAILABLE_CODES:
+        # A 500 may come after the request took effect: for the commit, the outcome of
+        # such a request is unknown, like that of a lost answer.
+        return StoreUnavailable(
+            f"cannot {f.action} {f.url}: GCS{f.where} is unavailable or overloaded "
+            f"({exc.code}) and kept failing through the retries; try again later",
+            f.url,
+        )
+    return f.failure(f"cannot {f.action} {f.url}: GCS answered {exc.code}: {exc.message}", f.url)
+
+
+def _bad_gateway(exc: Exception, f: _Failed) -> TargetError:
+    return StoreUnavailable(
+        f"cannot {f.action} {f.url}: GCS{f.where} answered 502 (bad gateway) through the "
+        "retries; try again later",
+        f.url,
+    )
+
+
+def _unreachable(exc: Exception, f: _Failed) -> TargetError:
+    return StoreUnavailable(
+        f"cannot {f.action} {f.url}: could not reach GCS{f.where} ({type(exc).__name__}); "
+        "check the endpoint and the network",
+        f.url,
+    )
+
+
+def _rejected(exc: Exception, f: _Failed) -> TargetError:
+    return f.failure(f"cannot {f.action} {f.url}: GCS rejected the request ({exc})", f.url)
+
+
+def _os_error(exc: Exception, f: _Failed) -> TargetError:
+    if str(exc).startswith("Forbidden"):
+        return f.failure(
+            f"cannot {f.action} {f.url}: GCS answered 403 Forbidden; check that the "
+            "credentials may read and write this bucket",
+            f.url,
+        )
+    return f.failure(f"cannot {f.action} {f.url}: {type(exc).__name__}: {exc}", f.url)
+
+
+def _client_failure(exc: Exception, f: _Failed) -> TargetError | None:
+    if type(exc).__module__.split(".", 1)[0] not in {
+        "google",
+        "gcsfs",
+        "requests",
+        "aiohttp",
+        "fsspec",
+    }:
+        return None  # not the client's: not ours to translate
+    # google-auth errors can quote credential files: say only what kind of error.
+    return f.failure(
+        f"cannot {f.action} {f.url}: the GCS client failed ({type(exc).__name__}); "
+        "check the credentials (token=...) and the endpoint",
+        f.url,
+    )
+
+
+_TRANSLATIONS: tuple[
+    tuple[
+        type[Exception] | tuple[type[Exception], ...], Callable[[Any, _Failed], TargetError | None]
+    ],
+    ...,
+] = (
+    (_BucketNotFound, _bucket_not_found),
+    (FileExistsError, _already_exists),
+    (FileNotFoundError, _no_object),
+    (HttpError, _http_error),
+    (requests.exceptions.ProxyError, _bad_gateway),  # gcsfs's name for a 502 answer
+    ((aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError), _unreachable),
+    (ValueError, _rejected),  # gcsfs: 400 answers that say "invalid", requester pays
+    (OSError, _os_error),  # gcsfs: 403 arrives as OSError("Forbidden: <url>\n<message>")
+    (Exception, _client_failure),
+)
+"""What gcsfs, aiohttp and google-auth raise, in the order it is matched (the first match
+decides: a missing bucket is also a `FileNotFoundError`, a timeout also an `OSError`), and
+what it becomes."""
+
+
 @contextlib.contextmanager
 def _map_errors(
     url: str,
@@ -111,70 +226,23 @@ def _map_errors(
     act on them. Messages name the action, the URL and what to do; storage options and
     credentials never appear in them.
     """
-    where = f" at {endpoint}" if endpoint else ""
     try:
         yield
     except (TargetError, objectstore.StoreCondition):
         raise
-    except _BucketNotFound as exc:
-        bucket = url.split("://", 1)[-1].split("/", 1)[0]
-        raise (TargetNotFound if action == "read" else MissingParentDirectory)(
-            f"cannot {action} {url}: the bucket {bucket!r} does not exist{where} (or these "
-            "credentials cannot see it); create the bucket first or fix the URL",
-            url,
-        ) from exc
-    except FileExistsError as exc:
-        raise TargetExistsError(
-            f"cannot {action} {url}: it already exists, or another writer committed first; "
-            "remove it, write elsewhere, or pass if_exists='overwrite'",
-            url,
-        ) from exc
-    except FileNotFoundError as exc:
-        raise TargetNotFound(f"cannot {action} {url}: there is no such object", url) from exc
-    except HttpError as exc:
-        if exc.code in _UNAVAILABLE_CODES:
-            # A 500 may come after the request took effect: for the commit, the outcome of
-            # such a request is unknown, like that of a lost answer.
-            raise StoreUnavailable(
-                f"cannot {action} {url}: GCS{where} is unavailable or overloaded "
-                f"({exc.code}) and kept failing through the retries; try again later",
-                url,
-            ) from exc
-        raise failure(
-            f"cannot {action} {url}: GCS answered {exc.code}: {exc.message}", url
-        ) from exc
-    except requests.exceptions.ProxyError as exc:  # gcsfs's name for a 502 answer
-        raise StoreUnavailable(
-            f"cannot {action} {url}: GCS{where} answered 502 (bad gateway) through the "
-            "retries; try again later",
-            url,
-        ) from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError) as exc:
-        raise StoreUnavailable(
-            f"cannot {action} {url}: could not reach GCS{where} ({type(exc).__name__}); "
-            "check the endpoint and the network",
-            url,
-        ) from exc
-    except ValueError as exc:  # gcsfs: 400 answers that say "invalid", requester pays
-        raise failure(f"cannot {action} {url}: GCS rejected the request ({exc})", url) from exc
-    except OSError as exc:  # gcsfs: 403 arrives as OSError("Forbidden: <url>\n<message>")
-        if str(exc).startswith("Forbidden"):
-            raise failure(
-                f"cannot {action} {url}: GCS answered 403 Forbidden; check that the "
-                "credentials may read and write this bucket",
-                url,
-            ) from exc
-        raise failure(f"cannot {action} {url}: {type(exc).__name__}: {exc}", url) from exc
     except Exception as exc:
-        module = type(exc).__module__.split(".", 1)[0]
-        if module in {"google", "gcsfs", "requests", "aiohttp", "fsspec"}:
-            # google-auth errors can quote credential files: say only what kind of error.
-            raise failure(
-                f"cannot {action} {url}: the GCS client failed ({type(exc).__name__}); "
-                "check the credentials (token=...) and the endpoint",
-                url,
-            ) from exc
-        raise
+        failed = _Failed(url, action, failure, f" at {endpoint}" if endpoint else "")
+        error = _translate(exc, failed)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _translate(exc: Exception, failed: _Failed) -> TargetError | None:
+    for kinds, translate in _TRANSLATIONS:
+        if isinstance(exc, kinds):
+            return translate(exc, failed)
+    return None
 
 
 # -- the store adapter ----------------------------------------------------------------
@@ -549,7 +617,9 @@ class GCSStore(objectstore.ObjectStore):
         for page in self._pages(prefix, None):
             yield from (_info(doc) for doc in page.get("items", []))
 
-    def list_dir(self, prefix: str) -> tuple[list[objectstore.ObjectInfo], list[str]]:
+    def list_dir(
+        self, prefix: str
+    ) -> tuple[builtins.list[objectstore.ObjectInfo], builtins.list[str]]:
         objects: list[objectstore.ObjectInfo] = []
         prefixes: list[str] = []
         for page in self._pages(prefix, "/"):
@@ -624,14 +694,16 @@ class GCSStore(objectstore.ObjectStore):
 class GCSFS(ObjectStoreFS):
     """Atomic outputs on Google Cloud Storage (``gs://bucket/key``), over gcsfs.
 
-    Storage options are gcsfs's (``token``, ``project``, ``endpoint_url``...), plus two of
+    Storage options are gcsfs's (``token``, ``project``, ``endpoint_url``...), plus three of
     this library's:
 
     * ``part_size`` (bytes, a multiple of 256 KiB; default 8 MiB): files up to this size are
       written with one request, larger ones stream as resumable uploads in chunks of it;
     * ``stale_claim_after`` (seconds; default 60): how old a claim without ``_SUCCESS`` must
       be before a new writer reports `IncompleteCommit` instead of a commit in progress, and
-      before `recover` touches it.
+      before `recover` touches it without ``force``;
+    * ``publish_concurrency`` (a positive int; default 16): requests a commit, a recovery or
+      a cleanup sends in parallel.
 
     Everything but the adapter and the rename of one object (``objects.move``) is
     `ObjectStoreFS`.
@@ -654,6 +726,7 @@ class GCSFS(ObjectStoreFS):
         *,
         part_size: int = DEFAULT_PART_SIZE,
         stale_claim_after: float = objectstore.STALE_CLAIM_AFTER,
+        publish_concurrency: int | None = None,
     ) -> None:
         GCSStore(gcs, "-", part_size=part_size)  # validates part_size now, not at first use
         self._gcs = gcs
@@ -662,6 +735,7 @@ class GCSFS(ObjectStoreFS):
             lambda bucket: GCSStore(gcs, bucket, part_size=part_size),
             fsspec=gcs,
             stale_claim_after=stale_claim_after,
+            publish_concurrency=publish_concurrency,
         )
 
     @classmethod
@@ -680,6 +754,7 @@ class GCSFS(ObjectStoreFS):
         options = dict(storage_options)
         part_size = int(options.pop("part_size", DEFAULT_PART_SIZE))
         stale = float(options.pop("stale_claim_after", objectstore.STALE_CLAIM_AFTER))
+        concurrency = check_publish_concurrency(options.pop("publish_concurrency", None))
         # Listings must see other processes' writes: no listings cache by default.
         options.setdefault("use_listings_cache", False)
         try:
@@ -690,7 +765,8 @@ class GCSFS(ObjectStoreFS):
                 "storage options (token, project, endpoint_url)",
                 url,
             ) from exc
-        return cls(gcs, part_size=part_size, stale_claim_after=stale), path
+        fs = cls(gcs, part_size=part_size, stale_claim_after=stale, publish_concurrency=concurrency)
+        return fs, path
 
     def __repr__(self) -> str:
         return f"<GCSFS {self._gcs._location}>"

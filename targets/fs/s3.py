@@ -12,19 +12,22 @@ left behind); s3fs serves listing for tools through ``AtomicFS.fsspec``.
 
 Storage options are s3fs's: ``key``, ``secret``, ``token``, ``profile``, ``anon``,
 ``endpoint_url``, ``client_kwargs``, ``config_kwargs``, ``s3_additional_kwargs``... plus
-``part_size`` (bytes per multipart part, default 8 MiB; files below it take one request)
-and ``stale_claim_after`` (seconds, see `targets.fs.objectstore.STALE_CLAIM_AFTER`).
+``part_size`` (bytes per multipart part, default 8 MiB; files below it take one request),
+``stale_claim_after`` (seconds, see `targets.fs.objectstore.STALE_CLAIM_AFTER`) and
+``publish_concurrency`` (requests a commit sends in parallel, a positive int; default 16).
 Credentials never appear in errors, logs or reprs.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import dataclasses
 import io
 import json
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO, ClassVar
 
 from targets.errors import (
@@ -38,6 +41,7 @@ from targets.fs import objectstore
 from targets.fs._names import new_token
 from targets.fs.base import Capabilities, Guarantee
 from targets.fs.objectstore import ObjectStoreFS, conditional
+from targets.fs.objectstore.fs import check_publish_concurrency
 
 try:
     import boto3
@@ -55,7 +59,7 @@ MIN_PART_SIZE = 5 << 20
 _MAX_COPY_PART = 5 << 30
 _PROBE_PREFIX = ".targets-probe-"
 
-_OWN_OPTIONS = ("part_size", "stale_claim_after")
+_OWN_OPTIONS = ("part_size", "stale_claim_after", "publish_concurrency")
 
 # (endpoint, bucket) -> does the store honour If-None-Match? One probe per bucket and process.
 _probed: dict[tuple[str | None, str], bool] = {}
@@ -98,81 +102,143 @@ def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
     return str(err.get("Code", "") or status), status
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    """A request that failed: what the error says."""
+
+    url: str
+    action: str
+    key: str
+    where: str
+    """`` at <endpoint>``, or nothing."""
+
+    @property
+    def bucket(self) -> str:
+        return self.url.split("/")[2] if self.url.startswith("s3://") else self.url
+
+
+_CONDITIONS: dict[str, tuple[type[objectstore.StoreCondition], str]] = {
+    "PreconditionFailed": (objectstore.PreconditionFailed, "exists"),
+    "ConditionalRequestConflict": (objectstore.ConditionalConflict, "conflict"),
+    "NoSuchUpload": (objectstore.NoSuchUpload, "no such upload"),
+    "NoSuchKey": (objectstore.ObjectNotFound, "not found"),
+    "404": (objectstore.ObjectNotFound, "not found"),
+    "NotFound": (objectstore.ObjectNotFound, "not found"),
+}
+"""S3 error codes that are outcomes the protocols act on (any 412 is ``PreconditionFailed``)."""
+
+_ACCESS_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
+
+_CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
+    (
+        {"NoSuchBucket"},
+        TargetNotFound,
+        "cannot {f.action} {f.url}: the bucket {f.bucket!r} does not exist{f.where}; create "
+        "it or fix the URL",
+    ),
+    (
+        _CREDENTIAL_CODES,
+        TargetError,
+        "cannot {f.action} {f.url}: the store rejected the credentials ({code}); check the "
+        "key/secret/token storage options or the AWS profile",
+    ),
+    (
+        _ACCESS_CODES,
+        TargetError,
+        "cannot {f.action} {f.url}: access denied; the credentials need permission for this "
+        "bucket and prefix",
+    ),
+)
+"""S3 error codes that are failures, with the error they become and what it says."""
+
+
+def _client_error(exc: botocore.exceptions.ClientError, f: _Failed) -> Exception:
+    """What an S3 error answer becomes: a `StoreCondition`, or a `targets.errors` error."""
+    code, status = _code(exc)
+    condition = _CONDITIONS.get("PreconditionFailed" if status == 412 else code)
+    if condition is not None:
+        kind, detail = condition
+        return kind(f.key, detail)
+    for codes, error, message in _CODE_ERRORS:
+        if code in codes:
+            return error(message.format(f=f, code=code), f.url)
+    if code in _UNAVAILABLE_CODES or status in _UNAVAILABLE_STATUSES:
+        # A 500 may come after the request took effect: for the commit, the outcome of
+        # such a request is unknown, like that of a lost answer.
+        return StoreUnavailable(
+            f"cannot {f.action} {f.url}: the S3 endpoint{f.where} is unavailable or overloaded "
+            f"({code}, HTTP {status}) and kept failing through the retries; try again later",
+            f.url,
+        )
+    message = (exc.response.get("Error", {}) or {}).get("Message", "")
+    return TargetError(
+        f"cannot {f.action} {f.url}: the store answered {code} (HTTP {status})"
+        + (f": {message}" if message else ""),
+        f.url,
+    )
+
+
+def _no_credentials(exc: Exception, f: _Failed) -> Exception:
+    return TargetError(
+        f"cannot {f.action} {f.url}: no AWS credentials found; pass the key= and secret= "
+        "storage options, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, configure a "
+        "profile, or pass anon=True for public buckets",
+        f.url,
+    )
+
+
+def _invalid_request(exc: Exception, f: _Failed) -> Exception:
+    return InvalidTarget(f"cannot {f.action} {f.url}: invalid request ({exc})", f.url)
+
+
+def _unreachable(exc: Exception, f: _Failed) -> Exception:
+    return StoreUnavailable(
+        f"cannot {f.action} {f.url}: cannot reach the S3 endpoint{f.where} "
+        f"({type(exc).__name__}); check endpoint_url and the network",
+        f.url,
+    )
+
+
+def _client_failure(exc: Exception, f: _Failed) -> Exception:
+    return TargetError(f"cannot {f.action} {f.url}: {type(exc).__name__}: {exc}", f.url)
+
+
+_TRANSLATIONS: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], Callable[[Any, _Failed], Exception]], ...
+] = (
+    (botocore.exceptions.ClientError, _client_error),
+    (
+        (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError),
+        _no_credentials,
+    ),
+    (botocore.exceptions.ParamValidationError, _invalid_request),
+    (
+        (
+            botocore.exceptions.ConnectionError,  # could not connect (refused, DNS, TLS, timeout)
+            botocore.exceptions.HTTPClientError,  # connected, then the connection broke or hung
+        ),
+        _unreachable,
+    ),
+    (botocore.exceptions.BotoCoreError, _client_failure),
+)
+"""What botocore raises, in the order it is matched, and what it becomes."""
+
+
 @contextlib.contextmanager
 def _map_errors(
     url: str, action: str, key: str = "", endpoint: str | None = None
 ) -> Iterator[None]:
     """Translate botocore errors into `targets.errors` (and the `StoreCondition`s the
-    protocols act on). Messages name the URL and what to do, never credentials."""
-    where = f" at {endpoint}" if endpoint else ""
+    protocols act on), raised ``from`` the original. Messages name the URL and what to do,
+    never credentials. Anything else passes through."""
     try:
         yield
-    except botocore.exceptions.ClientError as exc:
-        code, status = _code(exc)
-        if code == "PreconditionFailed" or status == 412:
-            raise objectstore.PreconditionFailed(key, "exists") from exc
-        if code == "ConditionalRequestConflict":
-            raise objectstore.ConditionalConflict(key, "conflict") from exc
-        if code == "NoSuchUpload":
-            raise objectstore.NoSuchUpload(key, "no such upload") from exc
-        if code in ("NoSuchKey", "404", "NotFound"):
-            raise objectstore.ObjectNotFound(key, "not found") from exc
-        bucket = url.split("/")[2] if url.startswith("s3://") else url
-        if code == "NoSuchBucket":
-            raise TargetNotFound(
-                f"cannot {action} {url}: the bucket {bucket!r} does not exist{where}; "
-                "create it or fix the URL",
-                url,
-            ) from exc
-        if code in _CREDENTIAL_CODES:
-            raise TargetError(
-                f"cannot {action} {url}: the store rejected the credentials ({code}); check "
-                "the key/secret/token storage options or the AWS profile",
-                url,
-            ) from exc
-        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
-            raise TargetError(
-                f"cannot {action} {url}: access denied; the credentials need permission for "
-                "this bucket and prefix",
-                url,
-            ) from exc
-        if code in _UNAVAILABLE_CODES or status in _UNAVAILABLE_STATUSES:
-            # A 500 may come after the request took effect: for the commit, the outcome of
-            # such a request is unknown, like that of a lost answer.
-            raise StoreUnavailable(
-                f"cannot {action} {url}: the S3 endpoint{where} is unavailable or overloaded "
-                f"({code}, HTTP {status}) and kept failing through the retries; try again later",
-                url,
-            ) from exc
-        message = (exc.response.get("Error", {}) or {}).get("Message", "")
-        raise TargetError(
-            f"cannot {action} {url}: the store answered {code} (HTTP {status})"
-            + (f": {message}" if message else ""),
-            url,
-        ) from exc
-    except (
-        botocore.exceptions.NoCredentialsError,
-        botocore.exceptions.PartialCredentialsError,
-    ) as exc:
-        raise TargetError(
-            f"cannot {action} {url}: no AWS credentials found; pass the key= and secret= "
-            "storage options, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, configure a "
-            "profile, or pass anon=True for public buckets",
-            url,
-        ) from exc
-    except botocore.exceptions.ParamValidationError as exc:
-        raise InvalidTarget(f"cannot {action} {url}: invalid request ({exc})", url) from exc
-    except (
-        botocore.exceptions.ConnectionError,  # could not connect (refused, DNS, TLS, timeout)
-        botocore.exceptions.HTTPClientError,  # connected, then the connection broke or hung
-    ) as exc:
-        raise StoreUnavailable(
-            f"cannot {action} {url}: cannot reach the S3 endpoint{where} "
-            f"({type(exc).__name__}); check endpoint_url and the network",
-            url,
-        ) from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise TargetError(f"cannot {action} {url}: {type(exc).__name__}: {exc}", url) from exc
+    except Exception as exc:
+        failed = _Failed(url, action, key, f" at {endpoint}" if endpoint else "")
+        for kinds, translate in _TRANSLATIONS:
+            if isinstance(exc, kinds):
+                raise translate(exc, failed) from exc
+        raise
 
 
 def check_botocore_conditional_writes(service_model: Any) -> str | None:
@@ -371,7 +437,9 @@ class S3Store(objectstore.ObjectStore):
             for o in page.get("Contents", []) or []:
                 yield self._listed(o)
 
-    def list_dir(self, prefix: str) -> tuple[list[objectstore.ObjectInfo], list[str]]:
+    def list_dir(
+        self, prefix: str
+    ) -> tuple[builtins.list[objectstore.ObjectInfo], builtins.list[str]]:
         objects: list[objectstore.ObjectInfo] = []
         prefixes: list[str] = []
         for page in self._pages(prefix, Delimiter="/"):
@@ -525,6 +593,7 @@ class S3FS(ObjectStoreFS):
         part_size = int(own.get("part_size", DEFAULT_PART_SIZE))
         if part_size < 1:
             raise InvalidTarget(f"part_size={part_size} must be a positive number of bytes")
+        concurrency = check_publish_concurrency(own.get("publish_concurrency"))
         self._part_size = part_size
         self._options = s3fs_options
         self._write_kwargs = dict(s3fs_options.get("s3_additional_kwargs") or {})
@@ -535,6 +604,7 @@ class S3FS(ObjectStoreFS):
         super().__init__(
             self._new_store,
             stale_claim_after=float(own.get("stale_claim_after", objectstore.STALE_CLAIM_AFTER)),
+            publish_concurrency=concurrency,
         )
 
     def _new_store(self, bucket: str) -> S3Store:

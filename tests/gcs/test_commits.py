@@ -274,6 +274,24 @@ def test_recover_refuses_a_fresh_claim(gcs, base, monkeypatch):
     assert keys(patient, f"{base}/t") == ["_targets_claim", "a"]
 
 
+def test_recover_with_force_settles_a_fresh_claim(gcs, base, monkeypatch):
+    """For a writer known to be dead: no wait until its claim is stale."""
+    patient = GCSFS(gcs, part_size=PART, stale_claim_after=60.0)
+    _crash_before(patient, f"{base}/t", {"a": b"a"}, "/_SUCCESS", monkeypatch)
+    assert "forward" in patient.recover(f"{base}/t", force=True)
+    assert [f["name"] for f in afs_manifest(patient, f"{base}/t")["files"]] == ["a"]
+
+
+def test_publish_concurrency_is_a_storage_option(gcs_root: StoreRoot):
+    options = {**gcs_root.options, "publish_concurrency": 1}
+    one, path = targets.fs.resolve(gcs_root.child("t"), **options)
+    assert isinstance(one, GCSFS) and one.publish_concurrency == 1
+    write_dir(one, path, {f"p{i}": b"x" * i for i in range(4)})
+    assert one.isfile(f"{path}/_SUCCESS")
+    with pytest.raises(targets.InvalidTarget, match="publish_concurrency=0 is not a positive"):
+        targets.fs.resolve(gcs_root.child("u"), **gcs_root.options, publish_concurrency=0)
+
+
 # -- renames, copies, paths for tools ------------------------------------------------------
 
 

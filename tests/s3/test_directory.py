@@ -6,14 +6,15 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from targets.errors import CommitError, IncompleteCommit, TargetExistsError
+import targets
+from targets.errors import CommitError, IncompleteCommit, InvalidTarget, TargetExistsError
 from targets.fs import resolve
-from targets.fs.objectstore import parallel
 from targets.fs.s3 import S3FS
 from tests.fixtures.s3 import BUCKET, PART_SIZE
 from tests.s3.helpers import count_requests, lose_response
@@ -152,9 +153,8 @@ def test_staging_directory_commit(s3, client) -> None:
 def _crash_writer(url: str, options: dict[str, Any], files: dict[str, int], die_at: str) -> None:
     """Commit a directory output and SIGKILL this process at the first request whose key
     ends with ``die_at`` (after the claim, before _SUCCESS)."""
-    fs, path = resolve(url, **options)
+    fs, path = resolve(url, **options, publish_concurrency=1)
     assert isinstance(fs, S3FS)
-    parallel.PUBLISH_THREADS = 1
     claimed = []
 
     def before_send(request: Any, **kwargs: Any) -> None:
@@ -260,3 +260,49 @@ def test_cleanup_removes_stale_temporaries_and_nothing_else(s3, client) -> None:
     assert not [k for k in _keys(client, root) if "targets-tmp" in k]
     assert _keys(client, root) == ["table/_SUCCESS", "table/_targets_claim", "table/a.csv"]
     assert fs.cleanup(path, older_than=timedelta(0)).removed == []
+
+
+def test_recover_with_force_settles_a_claim_that_is_not_yet_stale(s3_root, client) -> None:
+    """``force=True`` is for a writer known to be dead: its fresh claim is rolled back at
+    once instead of being refused until it is stale."""
+    url = s3_root.child("table")
+    _crash(url, s3_root.options, {"a.csv": 10, "b.bin": PART_SIZE + 1}, "/_SUCCESS")
+    fs2, path = resolve(url, **s3_root.options)  # stale_claim_after: the default, 60 s
+    with pytest.raises(CommitError, match="may still be publishing"):
+        fs2.recover(path, how="back")
+    assert "back" in fs2.recover(path, how="back", force=True)
+    assert _keys(client, path) == []
+    assert _uploads(client, path) == []
+    assert "nothing to recover" in fs2.recover(path, force=True)
+
+
+# -- publish_concurrency --------------------------------------------------------------------
+
+
+def test_publish_concurrency_1_commits_with_one_request_at_a_time(s3_root, client) -> None:
+    fs, path = resolve(s3_root.child("table"), **s3_root.options, publish_concurrency=1)
+    assert isinstance(fs, S3FS) and fs.publish_concurrency == 1
+    threads: set[int] = set()
+
+    def before_send(request: Any, **kwargs: Any) -> None:
+        threads.add(threading.get_ident())
+
+    fs.client.meta.events.register("before-send.s3", before_send)
+    try:
+        files = {f"part-{i}.csv": f"{i}\n".encode() for i in range(5)}
+        files["big.bin"] = b"b" * (PART_SIZE + 1)
+        manifest = _write_dir(fs, path, files)
+    finally:
+        fs.client.meta.events.unregister("before-send.s3", before_send)
+    assert threads == {threading.get_ident()}  # every request from the writer's own thread
+    assert sorted(f["name"] for f in manifest["files"]) == sorted(files)
+    assert _committed(fs, path)
+    assert fs.open_input(f"{path}/part-3.csv").read() == b"3\n"
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "4", True])
+def test_publish_concurrency_must_be_a_positive_int(s3_root, bad: Any) -> None:
+    with pytest.raises(InvalidTarget, match="publish_concurrency"):
+        resolve(s3_root.child("table"), **s3_root.options, publish_concurrency=bad)
+    with pytest.raises(InvalidTarget, match=r"publish_concurrency=0 is not a positive"):
+        targets.target(s3_root.child("out/"), **s3_root.options, publish_concurrency=0)

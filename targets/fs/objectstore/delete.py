@@ -12,8 +12,8 @@ import contextlib
 from collections.abc import Iterable, Sequence
 
 from targets.fs._names import CLAIM, SUCCESS
-from targets.fs.objectstore import parallel as _parallel
 from targets.fs.objectstore.claim import Entry
+from targets.fs.objectstore.parallel import parallel
 from targets.fs.objectstore.store import (
     ObjectInfo,
     ObjectStore,
@@ -62,25 +62,28 @@ def abort_entries(store: ObjectStore, prefix: str, entries: Sequence[Entry]) -> 
         e.release()
 
 
-def delete_listed(store: ObjectStore, objects: Iterable[ObjectInfo]) -> int:
+def delete_listed(
+    store: ObjectStore, objects: Iterable[ObjectInfo], *, concurrency: int | None = None
+) -> int:
     """Delete ``objects`` in parallel, each in the version listed (an object rewritten since
     the listing stays); return how many were deleted."""
     deleted: list[bool] = []
-    _parallel.parallel(
-        lambda o: deleted.append(delete_version(store, o.key, o.etag)), list(objects)
+    parallel(
+        lambda o: deleted.append(delete_version(store, o.key, o.etag)), list(objects), concurrency
     )
     return sum(deleted)
 
 
-def delete_prefix(store: ObjectStore, key: str) -> int:
+def delete_prefix(store: ObjectStore, key: str, *, concurrency: int | None = None) -> int:
     """Delete the object ``key`` and every object under ``key/``, each in the version that
     the listing showed; return how many were deleted."""
-    return delete_listed(
-        store, [o for o in store.list(key) if o.key == key or o.key.startswith(key + "/")]
-    )
+    listed = [o for o in store.list(key) if o.key == key or o.key.startswith(key + "/")]
+    return delete_listed(store, listed, concurrency=concurrency)
 
 
-def delete_output(store: ObjectStore, prefix: str, keys: Iterable[str]) -> None:
+def delete_output(
+    store: ObjectStore, prefix: str, keys: Iterable[str], *, concurrency: int | None = None
+) -> None:
     """Delete ``keys`` (objects under the output ``prefix``): its ``_SUCCESS`` first, so that
     the output stops existing before it thins (absent, never mixed); then the files, in
     parallel; its claim last, so that no writer claims the prefix while it empties."""
@@ -89,6 +92,6 @@ def delete_output(store: ObjectStore, prefix: str, keys: Iterable[str]) -> None:
     keys = set(keys)
     if success in keys:
         store.delete(success)
-    _parallel.parallel(store.delete, sorted(keys - {claim, success}))
+    parallel(store.delete, sorted(keys - {claim, success}), concurrency)
     if claim in keys:
         store.delete(claim)

@@ -61,6 +61,7 @@ from targets.fs.base import (
     FileWriter,
     Guarantee,
     IfExists,
+    RecoverHow,
     Staging,
     check_guarantee,
     check_if_exists,
@@ -70,6 +71,7 @@ from targets.fs.objectstore import recover as _recover
 from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
 from targets.fs.objectstore.conditional import copy_object, create_object
 from targets.fs.objectstore.delete import delete_output, delete_prefix
+from targets.fs.objectstore.parallel import PUBLISH_THREADS
 from targets.fs.objectstore.publish import copy_directory
 from targets.fs.objectstore.store import (
     ObjectInfo,
@@ -80,7 +82,7 @@ from targets.fs.objectstore.store import (
 )
 from targets.fs.objectstore.writers import ObjectDirectoryWriter, ObjectFileWriter, ObjectStaging
 
-__all__ = ["ObjectStoreFS"]
+__all__ = ["ObjectStoreFS", "check_publish_concurrency"]
 
 
 class ObjectStoreFS(AtomicFS):
@@ -123,16 +125,21 @@ class ObjectStoreFS(AtomicFS):
         scheme: str | None = None,
         fsspec: Any = None,
         stale_claim_after: float = STALE_CLAIM_AFTER,
+        publish_concurrency: int | None = None,
     ) -> None:
         """``stores``: the store of a bucket. ``scheme``: the URL scheme of paths and
         staging URLs (default: the class's ``protocol``). ``fsspec``: an fsspec filesystem
         over the same store, for listing and for tools that write by path.
         ``stale_claim_after``: seconds after which a claim without ``_SUCCESS`` is reported
-        as `IncompleteCommit` and may be recovered."""
+        as `IncompleteCommit` and may be recovered without ``force``.
+        ``publish_concurrency``: how many requests a commit, a recovery or a cleanup sends
+        in parallel (a positive int; default `PUBLISH_THREADS`, 16); 1 sends one at a
+        time."""
         self._make_store = stores
         self.scheme = scheme or type(self).protocol
         self._mounted_fsspec = fsspec
         self.stale_claim_after = float(stale_claim_after)
+        self.publish_concurrency = check_publish_concurrency(publish_concurrency)
         self._stores: dict[str, ObjectStore] = {}
         self._stores_lock = threading.Lock()
 
@@ -142,10 +149,11 @@ class ObjectStoreFS(AtomicFS):
         *stores: ObjectStore,
         fsspec: Any = None,
         stale_claim_after: float = STALE_CLAIM_AFTER,
+        publish_concurrency: int | None = None,
     ) -> ObjectStoreFS:
         """An `AtomicFS` over ``stores`` (one per bucket, all of one scheme); the path
         ``bucket/key`` (or ``<scheme>://bucket/key``) addresses ``key`` in the store of
-        ``bucket``. Any other bucket does not exist."""
+        ``bucket``. Any other bucket does not exist. The options are the constructor's."""
         if not stores:
             raise InvalidTarget("mount needs at least one store")
         schemes = {s.scheme for s in stores}
@@ -167,7 +175,13 @@ class ObjectStoreFS(AtomicFS):
                     url,
                 ) from None
 
-        return cls(lookup, scheme=scheme, fsspec=fsspec, stale_claim_after=stale_claim_after)
+        return cls(
+            lookup,
+            scheme=scheme,
+            fsspec=fsspec,
+            stale_claim_after=stale_claim_after,
+            publish_concurrency=publish_concurrency,
+        )
 
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[AtomicFS, str]:
@@ -339,7 +353,7 @@ class ObjectStoreFS(AtomicFS):
                 raise IsADirectory(
                     f"cannot remove {url}: it is a directory; pass recursive=True", url
                 )
-            delete_output(store, key, inside)
+            delete_output(store, key, inside, concurrency=self.publish_concurrency)
         elif not removed:
             raise TargetNotFound(f"cannot remove {url}: it does not exist", url)
 
@@ -401,9 +415,15 @@ class ObjectStoreFS(AtomicFS):
                 durl,
             )
         if source is None:
-            copy_directory(store, skey, dkey, stale_after=self.stale_claim_after)
+            copy_directory(
+                store,
+                skey,
+                dkey,
+                stale_after=self.stale_claim_after,
+                concurrency=self.publish_concurrency,
+            )
             if move:
-                delete_prefix(store, skey)
+                delete_prefix(store, skey, concurrency=self.publish_concurrency)
             return
         if move and self._rename_object(store, skey, dkey, source):
             return
@@ -465,6 +485,7 @@ class ObjectStoreFS(AtomicFS):
             if_exists=if_exists,
             before_commit=lambda: self._require_conditional(store, key, guarantee),
             stale_after=self.stale_claim_after,
+            concurrency=self.publish_concurrency,
         )
 
     def staging(
@@ -488,6 +509,7 @@ class ObjectStoreFS(AtomicFS):
             if_exists=if_exists,
             before_commit=lambda: self._require_conditional(store, key, guarantee),
             stale_after=self.stale_claim_after,
+            concurrency=self.publish_concurrency,
         )
 
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
@@ -495,12 +517,36 @@ class ObjectStoreFS(AtomicFS):
         older than ``older_than``, at, under or beside ``path``. Nothing else is touched:
         claims are left to `recover`, committed data is never removed."""
         store, key = self.locate(path)
-        return _cleanup.cleanup(store, key, older_than=older_than, dry_run=dry_run)
+        return _cleanup.cleanup(
+            store,
+            key,
+            older_than=older_than,
+            dry_run=dry_run,
+            concurrency=self.publish_concurrency,
+        )
 
-    def recover(self, path: str, how: str = "auto") -> str:
+    def recover(self, path: str, *, how: RecoverHow = "auto", force: bool = False) -> str:
         """Roll the interrupted commit at ``path`` forward (``how="forward"``), back
         (``"back"``), or forward when every file of the claim is still available
-        (``"auto"``). A claim younger than ``stale_claim_after`` is refused (its writer may
-        still be publishing). See `targets.fs.objectstore.recover.recover`."""
+        (``"auto"``); say what was done. A claim younger than ``stale_claim_after`` is
+        refused (its writer may still be publishing) unless ``force=True``: then it is
+        settled at once, which a writer that is in fact alive would see as its files
+        vanishing, or its output committed under it. See
+        `targets.fs.objectstore.recover.recover`."""
         store, key = self.locate(path)
-        return _recover.recover(store, key, how, stale_after=self.stale_claim_after)
+        stale_after = 0.0 if force else self.stale_claim_after
+        return _recover.recover(
+            store, key, how, stale_after=stale_after, concurrency=self.publish_concurrency
+        )
+
+
+def check_publish_concurrency(value: object) -> int | None:
+    """``value`` as the ``publish_concurrency`` storage option: None (the default) or a
+    positive int; `InvalidTarget` naming the option otherwise."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise InvalidTarget(
+        f"publish_concurrency={value!r} is not a positive whole number: it is how many "
+        f"requests a commit sends in parallel (default {PUBLISH_THREADS}; 1 sends one at a "
+        "time)"
+    )

@@ -13,23 +13,31 @@ __all__ = ["PUBLISH_THREADS", "parallel"]
 _T = TypeVar("_T")
 
 PUBLISH_THREADS = 16
-"""Requests a commit sends in parallel."""
+"""Requests a commit sends in parallel when its filesystem's ``publish_concurrency``
+storage option is not given."""
 
 
-def parallel(fn: Callable[[_T], object], items: Sequence[_T]) -> None:
-    """Run ``fn`` on every item, in parallel; wait for all of them, then re-raise the first
-    failure (a `Taken` first, as it decides the error the caller reports). Every item is
-    attempted even when another fails."""
-    if len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
+def parallel(
+    fn: Callable[[_T], object], items: Sequence[_T], concurrency: int | None = None
+) -> None:
+    """Run ``fn`` on every item, at most ``concurrency`` at a time (default
+    `PUBLISH_THREADS`); wait for all of them, then re-raise the first failure (a `Taken`
+    first, as it decides the error the caller reports). Every item is attempted even when
+    another fails. With a concurrency of 1 the calls run in order on the calling thread."""
+    workers = min(PUBLISH_THREADS if concurrency is None else concurrency, len(items))
     errors: list[BaseException] = []
-    with concurrent.futures.ThreadPoolExecutor(min(PUBLISH_THREADS, len(items))) as pool:
-        for fut in [pool.submit(fn, item) for item in items]:
-            exc = fut.exception()
-            if exc is not None:
+    if workers <= 1:
+        for item in items:
+            try:
+                fn(item)
+            except Exception as exc:
                 errors.append(exc)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for fut in [pool.submit(fn, item) for item in items]:
+                failure = fut.exception()
+                if failure is not None:
+                    errors.append(failure)
     if errors:
         errors.sort(key=lambda e: not isinstance(e, Taken))
         raise errors[0]

@@ -1,20 +1,28 @@
 """Directory commits: claim -> publish -> ``_SUCCESS``.
 
 `commit_directory` is the protocol of docs/protocols-objectstore.md ("Directory outputs"),
-step by step: take the claim (the one decision point), make sure the prefix holds nothing
-but it, publish every file in parallel (held-back puts, upload completions, server-side
-copies of staged objects, each exclusive), then write ``_SUCCESS`` holding the manifest.
-A failure after the claim rolls back what this writer published (by token) and its claim.
+one named step per numbered step there:
 
-`copy_directory` (a prefix copied server-side) and the staging of tools that write by path
-(`entries_from_staging`) commit through the same steps.
+1. `_take_claim`: exclusive create of ``<dir>/_targets_claim`` (after `_clear` for an
+   overwrite): the one decision point between writers;
+2. `_check_alone`: the prefix holds nothing but this writer's claim;
+3. `publish_entry` for every file, in parallel, each exclusive;
+4. `_write_success`: exclusive create of ``_SUCCESS`` holding the manifest;
+5. the staging prefix, if anything was staged, is deleted.
+
+Nothing of a writer is visible before its claim; a failure after the claim rolls back what
+this writer published (by token) and its claim (`roll_back_own`), or says to run
+`targets recover` when that fails too. `copy_directory` (a prefix copied server-side) and
+the staging of tools that write by path (`entries_from_staging`) commit through the same
+steps.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from targets.errors import (
     CommitError,
@@ -27,7 +35,6 @@ from targets.errors import (
 from targets.fs import _manifest
 from targets.fs._names import CLAIM, SUCCESS, check_relative_name, new_token
 from targets.fs.base import IfExists
-from targets.fs.objectstore import parallel as _parallel
 from targets.fs.objectstore.claim import (
     PROTOCOL,
     STALE_CLAIM_AFTER,
@@ -54,27 +61,38 @@ from targets.fs.objectstore.outcomes import (
     interrupted,
     nothing_published,
 )
+from targets.fs.objectstore.parallel import parallel
 from targets.fs.objectstore.store import ObjectStore, token_of, under, writer_metadata
 
 __all__ = [
     "commit_directory",
     "copy_directory",
     "entries_from_staging",
+    "manifest_of",
+    "publish_entry",
     "roll_back_own",
 ]
 
 
-def _clear_for_overwrite(store: ObjectStore, prefix: str, stale_after: float) -> None:
-    """Empty ``prefix`` before an overwrite (see `delete_output`); a claim without
-    ``_SUCCESS`` (a commit in progress, or abandoned) is not overwritten."""
-    d = under(prefix)
-    keys = {o.key for o in store.list(d)}
-    if not keys:
-        return
-    claim, success = d + CLAIM, d + SUCCESS
-    if claim in keys and success not in keys:
-        raise claimed_error(store, prefix, store.head(claim), stale_after)
-    delete_output(store, prefix, keys)
+@dataclasses.dataclass(frozen=True)
+class _Commit:
+    """One directory commit under way: what its steps share."""
+
+    store: ObjectStore
+    prefix: str
+    token: str
+    entries: Sequence[Entry]
+    staging: str | None
+    stale_after: float
+    concurrency: int | None
+
+    @property
+    def url(self) -> str:
+        return self.store.url(self.prefix)
+
+    @property
+    def claim_key(self) -> str:
+        return under(self.prefix) + CLAIM
 
 
 def commit_directory(
@@ -86,123 +104,194 @@ def commit_directory(
     if_exists: IfExists,
     staging: str | None = None,
     stale_after: float = STALE_CLAIM_AFTER,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
-    """Claim -> publish -> ``_SUCCESS`` for the output at ``prefix``; return the manifest.
+    """Commit ``entries`` as the directory output at ``prefix`` for writer ``token``;
+    return the manifest written in ``_SUCCESS``.
 
-    1. Claim: exclusive create of ``prefix/_targets_claim`` listing every file (the single
-       decision point; a refused claim aborts this writer's uploads, nothing of it was
-       visible).
-    2. List ``prefix/``: anything but our claim (a foreign output, e.g. Spark's) and we back
-       out: delete our claim, abort our uploads, `TargetExistsError`.
-    3. Publish in parallel: held-back files as exclusive puts, uploads completed
-       exclusively, staged objects copied; then exclusive create of ``_SUCCESS``.
-    A failure in 3 deletes what this writer published (by token) and its claim, and
-    re-raises; if that clean-up fails too, the claim stays and `recover` finishes the job.
+    Guarantees: the output appears whole (``_SUCCESS`` last) or not at all; the claim is
+    the one decision point, so of concurrent writers at most one publishes anything, and a
+    refused writer (`TargetExistsError`, or `IncompleteCommit` for a stale claim) never had
+    a byte visible. A prefix that holds objects this writer did not write is never mixed
+    into: `TargetExistsError`. A failure after the claim removes what this writer published
+    (checked by token) and its claim, or says to run `targets recover` if that failed too.
     A store that stops answering raises `StoreUnavailable` saying what is known of the
-    outcome; while ``_SUCCESS`` is being written nothing is rolled back (the output may be
-    committed: `recover` tells). The claim stays after a commit: it marks the prefix as
-    taken for later writers.
+    outcome; while ``_SUCCESS`` is written nothing is rolled back (the output may be
+    committed: `recover` tells). ``if_exists="overwrite"`` first empties a committed
+    output, ``_SUCCESS`` first (absent, never mixed). The claim stays after the commit: it
+    marks the prefix as taken for later writers. ``concurrency``: requests sent in parallel
+    (default `targets.fs.objectstore.parallel.PUBLISH_THREADS`).
     """
-    d = under(prefix)
-    url = store.url(prefix)
-    claim_key = d + CLAIM
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        raise InvalidTarget(f"output {url} names a file twice", url)
-    phase = "clear" if if_exists == "overwrite" else "claim"
+    commit = _Commit(store, prefix, token, entries, staging, stale_after, concurrency)
+    _check_names(commit)
     try:
         if if_exists == "overwrite":
-            _clear_for_overwrite(store, prefix, stale_after)
-            phase = "claim"
-        put_exclusive(store, claim_key, encode_json(claim_document(token, entries, staging)), token)
-    except Taken as taken:
-        abort_entries(store, prefix, entries)
-        raise claimed_error(store, prefix, taken.info, stale_after) from None
-    except StoreUnavailable as exc:
-        claim = "unknown"
-        if phase == "claim":
-            try:
-                info = store.head(claim_key)
-                claim = "ours" if info is not None and token_of(info) == token else "none"
-            except TargetError:
-                pass
-        if claim != "ours":  # else the claim took effect and only its answer was lost: go on
-            abort_entries(store, prefix, entries)
-            if claim == "none":
-                phase = "claim-absent"
-            raise interrupted(exc, url, directory_outcome(phase, url, token, False)) from exc
+            _clear(commit)
+        _take_claim(commit)
     except BaseException:
-        abort_entries(store, prefix, entries)
+        abort_entries(store, prefix, entries)  # nothing of this writer was visible
         raise
-
-    phase = "publish"
     try:
-        foreign = sorted(o.key for o in store.list(d) if o.key != claim_key)
-        if foreign:
-            shown = ", ".join(k[len(d) :] for k in foreign[:3])
-            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            raise TargetExistsError(
-                f"{url} already holds objects this writer did not write ({shown}{more}); "
-                "this writer's output was discarded. Remove them first, write elsewhere, "
-                "or pass if_exists='overwrite'",
-                url,
-            )
-
-        def publish(e: Entry) -> None:
-            key = d + e.name
-            if e.via == "put":
-                assert e.data is not None
-                e.etag = put_exclusive(store, key, e.data, token)
-                e.release()
-            elif e.via == "upload":
-                assert e.upload_id is not None
-                e.etag = complete_exclusive(store, key, e.upload_id, e.parts, token)
-                e.upload_id = None
-            else:
-                assert e.source is not None
-                e.etag = store.copy(e.source, key, metadata=writer_metadata(token), if_absent=False)
-
-        _parallel.parallel(publish, entries)
-        manifest = _manifest.build(token, [e.part_record() for e in entries], PROTOCOL)
-        etags = {e.name: e.etag for e in entries}
-        for f in manifest["files"]:
-            if etags.get(f["name"]):
-                f["etag"] = etags[f["name"]]
-        phase = "success"
-        put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
-    except StoreUnavailable as exc:
-        if phase == "success" and published_by(store, d + SUCCESS, token) is not None:
-            pass  # _SUCCESS took effect; only its answer was lost (G7): committed
-        else:
-            rolled_back = False
-            if phase != "success":  # else the output may be committed: leave it to `recover`
-                rolled_back = roll_back_own(store, prefix, token, entries)
-            outcome = directory_outcome(phase, url, token, rolled_back)
-            raise interrupted(exc, url, outcome) from exc
+        _check_alone(commit)
+        parallel(lambda e: publish_entry(store, prefix, token, e), entries, concurrency)
     except BaseException as exc:
-        rolled_back = roll_back_own(store, prefix, token, entries)
-        if isinstance(exc, Taken):
-            raise exists_error(url) from None
-        if not rolled_back and isinstance(exc, TargetError):
-            message = (
-                f"{exc.message}. The commit of {url} is not committed, but removing its claim "
-                f"and files failed too: run `targets recover {url}` once the store lets it"
-            )
-            raise type(exc)(message, exc.path) from exc
-        raise
+        _fail_after_claim(commit, exc, "publish")
+    manifest = manifest_of(token, entries)
+    _write_success(commit, manifest)
     if staging is not None:
         with contextlib.suppress(Exception):
-            delete_prefix(store, staging)
+            delete_prefix(store, staging, concurrency=concurrency)
     return manifest
 
 
-def roll_back_own(store: ObjectStore, prefix: str, token: str, entries: Sequence[Entry]) -> bool:
-    """Undo a failed publish: this writer's objects (checked by token), uploads, claim.
+def _check_names(commit: _Commit) -> None:
+    names = [e.name for e in commit.entries]
+    if len(set(names)) != len(names):
+        raise InvalidTarget(f"output {commit.url} names a file twice", commit.url)
+
+
+def _clear(commit: _Commit) -> None:
+    """Empty the output an overwrite replaces (see `delete_output`); a claim without
+    ``_SUCCESS`` (a commit in progress, or abandoned) is not overwritten."""
+    store, prefix = commit.store, commit.prefix
+    try:
+        keys = {o.key for o in store.list(under(prefix))}
+        if commit.claim_key in keys and under(prefix) + SUCCESS not in keys:
+            raise claimed_error(store, prefix, store.head(commit.claim_key), commit.stale_after)
+        if keys:
+            delete_output(store, prefix, keys, concurrency=commit.concurrency)
+    except StoreUnavailable as exc:
+        outcome = directory_outcome("clear", commit.url, commit.token, False)
+        raise interrupted(exc, commit.url, outcome) from exc
+
+
+def _take_claim(commit: _Commit) -> None:
+    """Step 1: the exclusive create of the claim. Another writer's claim there raises
+    `claimed_error`; a lost answer is settled by reading the claim's token back (G7)."""
+    document = encode_json(claim_document(commit.token, commit.entries, commit.staging))
+    try:
+        put_exclusive(commit.store, commit.claim_key, document, commit.token)
+    except Taken as taken:
+        error = claimed_error(commit.store, commit.prefix, taken.info, commit.stale_after)
+        raise error from None
+    except StoreUnavailable as exc:
+        ours = _claim_is_ours(commit)
+        if ours:
+            return  # the claim took effect; only its answer was lost
+        phase = "claim" if ours is None else "claim-absent"
+        outcome = directory_outcome(phase, commit.url, commit.token, False)
+        raise interrupted(exc, commit.url, outcome) from exc
+
+
+def _claim_is_ours(commit: _Commit) -> bool | None:
+    """Whether this writer's claim is there (None: the store does not say)."""
+    try:
+        info = commit.store.head(commit.claim_key)
+    except TargetError:
+        return None
+    return info is not None and token_of(info) == commit.token
+
+
+def _check_alone(commit: _Commit) -> None:
+    """Step 2: the prefix holds nothing but this writer's claim, else `TargetExistsError`
+    (a foreign output, e.g. Spark's, is never mixed into)."""
+    d = under(commit.prefix)
+    foreign = sorted(o.key for o in commit.store.list(d) if o.key != commit.claim_key)
+    if not foreign:
+        return
+    shown = ", ".join(k[len(d) :] for k in foreign[:3])
+    more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+    raise TargetExistsError(
+        f"{commit.url} already holds objects this writer did not write ({shown}{more}); "
+        "this writer's output was discarded. Remove them first, write elsewhere, or pass "
+        "if_exists='overwrite'",
+        commit.url,
+    )
+
+
+def publish_entry(store: ObjectStore, prefix: str, token: str, entry: Entry) -> None:
+    """Step 3 for one file of the claimed output ``prefix``: publish it at its final key,
+    tagged with ``token``, and note its etag. A held-back file is an exclusive put, a
+    pending upload an exclusive completion (aborted if refused), a staged object a
+    server-side copy; a file already published (``via="done"``) is left as it is. `Taken`
+    if another writer's object is at the key."""
+    key = under(prefix) + entry.name
+    if entry.via == "put":
+        assert entry.data is not None
+        entry.etag = put_exclusive(store, key, entry.data, token)
+        entry.release()
+    elif entry.via == "upload":
+        assert entry.upload_id is not None
+        entry.etag = complete_exclusive(store, key, entry.upload_id, entry.parts, token)
+        entry.upload_id = None
+    elif entry.via == "copy":
+        assert entry.source is not None
+        meta = writer_metadata(token)
+        entry.etag = store.copy(entry.source, key, metadata=meta, if_absent=False)
+
+
+def manifest_of(token: str, entries: Sequence[Entry]) -> dict[str, Any]:
+    """The manifest of ``entries`` published by writer ``token``, with their etags."""
+    manifest = _manifest.build(token, [e.part_record() for e in entries], PROTOCOL)
+    etags = {e.name: e.etag for e in entries}
+    for f in manifest["files"]:
+        if etags.get(f["name"]):
+            f["etag"] = etags[f["name"]]
+    return manifest
+
+
+def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
+    """Step 4: the exclusive create of ``_SUCCESS``, the commit point. A lost answer whose
+    ``_SUCCESS`` carries our token is a commit (G7); an unknown outcome rolls nothing back."""
+    key = under(commit.prefix) + SUCCESS
+    try:
+        put_exclusive(commit.store, key, _manifest.encode(manifest), commit.token)
+    except StoreUnavailable as exc:
+        if published_by(commit.store, key, commit.token) is not None:
+            return
+        outcome = directory_outcome("success", commit.url, commit.token, False)
+        raise interrupted(exc, commit.url, outcome) from exc
+    except BaseException as exc:
+        _fail_after_claim(commit, exc, "success")
+
+
+def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoReturn:
+    """Roll back a commit that failed after its claim with ``exc`` (in ``phase``) and raise
+    what the writer is told: a conflict (`Taken`) as `TargetExistsError`, an interrupted
+    publish with what is known, an error whose roll-back failed too with `targets recover`."""
+    rolled_back = roll_back_own(
+        commit.store, commit.prefix, commit.token, commit.entries, commit.concurrency
+    )
+    url = commit.url
+    if isinstance(exc, Taken):
+        raise exists_error(url) from None
+    if isinstance(exc, StoreUnavailable):
+        outcome = directory_outcome(phase, url, commit.token, rolled_back)
+        raise interrupted(exc, url, outcome) from exc
+    if not rolled_back and isinstance(exc, TargetError):
+        message = (
+            f"{exc.message}. The commit of {url} is not committed, but removing its claim "
+            f"and files failed too: run `targets recover {url}` once the store lets it"
+        )
+        raise type(exc)(message, exc.path) from exc
+    raise exc
+
+
+def roll_back_own(
+    store: ObjectStore,
+    prefix: str,
+    token: str,
+    entries: Sequence[Entry],
+    concurrency: int | None = None,
+) -> bool:
+    """Undo a failed publish at ``prefix``: abort this writer's uploads, delete the objects
+    it published (each checked by ``token``, deleted in the version checked) and its claim.
     Whether that worked; if not, the claim stays and `recover` rolls it back later."""
     d = under(prefix)
     try:
         abort_entries(store, prefix, entries)
-        _parallel.parallel(lambda k: delete_if_ours(store, k, token), [d + e.name for e in entries])
+        keys = [d + e.name for e in entries]
+        parallel(lambda key: delete_if_ours(store, key, token), keys, concurrency)
         delete_if_ours(store, d + CLAIM, token)
     except Exception:
         return False
@@ -241,7 +330,12 @@ def entries_from_staging(
 
 
 def copy_directory(
-    store: ObjectStore, src: str, dst: str, *, stale_after: float = STALE_CLAIM_AFTER
+    store: ObjectStore,
+    src: str,
+    dst: str,
+    *,
+    stale_after: float = STALE_CLAIM_AFTER,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     """Copy every object under ``src/`` to ``dst/`` with claim -> server-side copies ->
     ``_SUCCESS`` (`commit_directory`), so that ``dst`` appears whole or not at all and
@@ -258,5 +352,11 @@ def copy_directory(
             f"cannot copy {store.url(src)} to {url}: there is nothing to copy", store.url(src)
         )
     return commit_directory(
-        store, dst, new_token(), entries, if_exists="error", stale_after=stale_after
+        store,
+        dst,
+        new_token(),
+        entries,
+        if_exists="error",
+        stale_after=stale_after,
+        concurrency=concurrency,
     )

@@ -1,153 +1,212 @@
 """Recovery: settle a commit that was interrupted between its claim and its ``_SUCCESS``.
 
 A writer that died after its claim leaves a claim without ``_SUCCESS``: the output does not
-exist, and new writers are refused (`IncompleteCommit`). `recover` reads the claim and
-either rolls it forward (publishes what it lists and writes ``_SUCCESS`` with its token) or
-back (removes what it lists that carries its token, then the claim). Nothing that the claim
-does not list, or that lacks its writer's token, is touched (G8).
+exist, and new writers are refused (`IncompleteCommit`). `recover` reads as its steps:
+
+1. `_load_claim`: the claim, unless the output is committed or was never claimed;
+2. `_refuse_fresh`: a claim younger than ``stale_after`` is refused (its writer may still
+   be publishing), unless the caller forces it;
+3. `_find_lost` and `_goes_forward`: forward if every file the claim lists can still be
+   published (or was), else back;
+4. `_roll_forward` (publish what the claim lists, write ``_SUCCESS`` with its token) or
+   `_roll_back` (remove what it lists that carries its token, then the claim).
+
+Nothing that the claim does not list, or that lacks its writer's token, is touched (G8).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import get_args
+
 from targets.errors import CommitError, InvalidTarget
 from targets.fs import _manifest
 from targets.fs._names import CLAIM, SUCCESS
-from targets.fs.objectstore import parallel as _parallel
-from targets.fs.objectstore.claim import PROTOCOL, Entry, decode_claim
-from targets.fs.objectstore.conditional import Taken, complete_exclusive, put_exclusive
+from targets.fs.base import RecoverHow
+from targets.fs.objectstore.claim import Entry, claim_age, decode_claim
+from targets.fs.objectstore.conditional import Taken, put_exclusive
 from targets.fs.objectstore.delete import delete_if_ours, delete_prefix
+from targets.fs.objectstore.parallel import parallel
+from targets.fs.objectstore.publish import manifest_of, publish_entry
 from targets.fs.objectstore.store import (
+    ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     now,
     staging_key,
     token_of,
     under,
-    writer_metadata,
 )
 
 __all__ = ["recover"]
 
+_HOWS: tuple[str, ...] = get_args(RecoverHow)
 
-def recover(store: ObjectStore, prefix: str, how: str = "auto", *, stale_after: float = 0.0) -> str:
+
+@dataclasses.dataclass
+class _Claim:
+    """An interrupted commit, as its claim describes it."""
+
+    store: ObjectStore
+    prefix: str
+    token: str
+    entries: list[Entry]
+    staging: str | None
+    """The claim's staging prefix, if it is the one of this output and writer (recovery
+    deletes no other)."""
+    concurrency: int | None
+
+    @property
+    def url(self) -> str:
+        return self.store.url(self.prefix)
+
+
+def recover(
+    store: ObjectStore,
+    prefix: str,
+    how: str = "auto",
+    *,
+    stale_after: float = 0.0,
+    concurrency: int | None = None,
+) -> str:
     """Finish or undo the interrupted commit at ``prefix``; return what was done.
 
     ``how="forward"`` publishes what the claim lists (completing its pending uploads,
-    copying its staged objects) and writes ``_SUCCESS``; possible only if no listed file
-    was lost (held-back files lived in the dead writer's memory). ``how="back"`` deletes
-    the objects the claim lists that carry its writer token, aborts its uploads, removes
-    its staging prefix and the claim. ``how="auto"`` goes forward when it can, else back.
-    Nothing that the claim does not list, or that lacks its token, is touched.
+    copying its staged objects) and writes ``_SUCCESS`` with the claim's writer token;
+    possible only if no listed file was lost (held-back files lived in the dead writer's
+    memory), else `CommitError`. ``how="back"`` aborts the claim's uploads, deletes the
+    objects it lists that carry its writer token (each in the version checked), removes its
+    staging prefix and the claim. ``how="auto"`` goes forward when it can, else back.
+    Nothing that the claim does not list, or that lacks its token, is touched. A claim
+    younger than ``stale_after`` seconds is refused with `CommitError`. An output that is
+    committed, or was never claimed, is left alone (the answer says so).
     """
-    if how not in ("auto", "forward", "back"):
-        raise InvalidTarget(f"how={how!r} is not one of 'auto', 'forward', 'back'")
-    d = under(prefix)
-    url = store.url(prefix)
-    claim_key = d + CLAIM
-    claim_info = store.head(claim_key)
-    committed = store.head(d + SUCCESS) is not None
-    if claim_info is None:
-        state = "it is committed" if committed else "no commit was started there"
-        return f"nothing to recover at {url}: {state}"
-    if committed:
+    if how not in _HOWS:
+        raise InvalidTarget(f"how={how!r} is not one of {', '.join(map(repr, _HOWS))}")
+    info = _claim_info(store, prefix)
+    if isinstance(info, str):
+        return info
+    _refuse_fresh(store.url(prefix), info, stale_after)
+    claim = _load_claim(store, prefix, concurrency)
+    if isinstance(claim, str):
+        return claim
+    lost = _find_lost(claim)
+    if _goes_forward(claim, how, lost):
+        return _roll_forward(claim)
+    return _roll_back(claim)
+
+
+def _claim_info(store: ObjectStore, prefix: str) -> ObjectInfo | str:
+    """The claim at ``prefix``, or why there is nothing to recover."""
+    d, url = under(prefix), store.url(prefix)
+    info = store.head(d + CLAIM)
+    if store.head(d + SUCCESS) is not None:
         return f"nothing to recover at {url}: it is committed"
-    if claim_info.last_modified is not None:
-        age = (now() - claim_info.last_modified).total_seconds()
-        if age < stale_after:
-            raise CommitError(
-                f"cannot recover {url} yet: it was claimed {max(age, 0.0):.1f} s ago and its "
-                f"writer may still be publishing; retry after {stale_after:.0f} s",
-                url,
-            )
-    try:
-        raw = store.get(claim_key)
-    except ObjectNotFound:
-        return f"nothing to recover at {url}: the claim was removed meanwhile"
-    doc = decode_claim(raw, store.url(claim_key))
-    token = doc["writer"]
-    pending = {u.upload_id for u in store.list_uploads(d)}
-    entries: list[Entry] = []
-    lost: list[str] = []
-    for f in doc["files"]:
-        e = Entry(
-            f["name"],
-            int(f.get("size", 0)),
-            str(f.get("via", "put")),
-            f.get("sha256"),
-            upload_id=f.get("upload_id"),
-            parts=[(int(n), str(t)) for n, t in f.get("parts", [])],
-            source=f.get("source"),
-        )
-        entries.append(e)
-        info = store.head(d + e.name)
-        if info is not None and token_of(info) == token:
-            e.etag = info.etag
-            e.via = "done"
-        elif e.via == "upload":
-            if e.upload_id not in pending:
-                lost.append(e.name)
-        elif e.via != "copy" or e.source is None or store.head(e.source) is None:
-            lost.append(e.name)
-    if how == "forward" and lost:
+    if info is None:
+        return f"nothing to recover at {url}: no commit was started there"
+    return info
+
+
+def _refuse_fresh(url: str, claim: ObjectInfo, stale_after: float) -> None:
+    """Refuse a claim younger than ``stale_after``: its writer may still be publishing."""
+    age = claim_age(claim)
+    if age is not None and age < stale_after:
         raise CommitError(
-            f"cannot roll {url} forward: {len(lost)} file(s) of the claim are gone "
-            f"({', '.join(lost[:3])}); they were held in the writer's memory. Run recover "
-            "with how='back' and write the output again",
+            f"cannot recover {url} yet: it was claimed {max(age, 0.0):.1f} s ago and its "
+            f"writer may still be publishing; retry after {stale_after:.0f} s, or force it "
+            "if that writer is known to be dead",
             url,
         )
-    staging = doc.get("staging") if isinstance(doc.get("staging"), str) else None
-    if how == "forward" or (how == "auto" and not lost):
 
-        def finish(e: Entry) -> None:
-            key = d + e.name
-            if e.via == "upload":
-                assert e.upload_id is not None
-                e.etag = complete_exclusive(store, key, e.upload_id, e.parts, token)
-            elif e.via == "copy":
-                assert e.source is not None
-                e.etag = store.copy(e.source, key, metadata=writer_metadata(token), if_absent=False)
 
-        try:
-            _parallel.parallel(finish, entries)
-        except Taken as taken:
-            raise CommitError(
-                f"cannot roll {url} forward: {store.url(taken.key)} was written by someone "
-                "else meanwhile; run recover with how='back'",
-                url,
-            ) from None
-        manifest = _manifest.build(token, [e.part_record() for e in entries], PROTOCOL)
-        etags = {e.name: e.etag for e in entries}
-        for f in manifest["files"]:
-            if etags.get(f["name"]):
-                f["etag"] = etags[f["name"]]
-        manifest["recovered_at"] = _manifest.timestamp(now())
-        try:
-            put_exclusive(store, d + SUCCESS, _manifest.encode(manifest), token)
-        except Taken:
-            raise CommitError(
-                f"cannot roll {url} forward: a {SUCCESS} written by someone else appeared",
-                url,
-            ) from None
-        if staging is not None and _is_staging_of(staging, prefix, token):
-            delete_prefix(store, staging)
-        return f"rolled {url} forward: published {len(entries)} file(s) and {SUCCESS}"
+def _load_claim(store: ObjectStore, prefix: str, concurrency: int | None) -> _Claim | str:
+    """The claim document at ``prefix``, decoded (or why there is none any more)."""
+    key = under(prefix) + CLAIM
+    try:
+        raw = store.get(key)
+    except ObjectNotFound:
+        return f"nothing to recover at {store.url(prefix)}: the claim was removed meanwhile"
+    doc = decode_claim(raw, store.url(key))
+    token = doc["writer"]
+    staging = doc.get("staging")
+    ours = isinstance(staging, str) and staging == staging_key(prefix, token)
+    entries = [Entry.from_claim(f) for f in doc["files"]]
+    return _Claim(store, prefix, token, entries, staging if ours else None, concurrency)
 
+
+def _find_lost(claim: _Claim) -> list[str]:
+    """The files of the claim that can no longer be published; the ones already published
+    by its writer are marked ``via="done"`` with their etag."""
+    store, d = claim.store, under(claim.prefix)
+    pending = {u.upload_id for u in store.list_uploads(d)}
+    lost = []
+    for e in claim.entries:
+        info = store.head(d + e.name)
+        if info is not None and token_of(info) == claim.token:
+            e.etag, e.via = info.etag, "done"
+        elif not _still_available(store, e, pending):
+            lost.append(e.name)
+    return lost
+
+
+def _still_available(store: ObjectStore, entry: Entry, pending: set[str]) -> bool:
+    """Whether an unpublished file can still be published: its upload is pending, or its
+    staged object is there. A held-back file lived in the writer's memory: never."""
+    if entry.via == "upload":
+        return entry.upload_id in pending
+    return entry.via == "copy" and entry.source is not None and store.head(entry.source) is not None
+
+
+def _goes_forward(claim: _Claim, how: str, lost: list[str]) -> bool:
+    """Whether to roll forward; `CommitError` for ``how="forward"`` with files lost."""
+    if how == "forward" and lost:
+        raise CommitError(
+            f"cannot roll {claim.url} forward: {len(lost)} file(s) of the claim are gone "
+            f"({', '.join(lost[:3])}); they were held in the writer's memory. Run recover "
+            "with how='back' and write the output again",
+            claim.url,
+        )
+    return how == "forward" or (how == "auto" and not lost)
+
+
+def _roll_forward(claim: _Claim) -> str:
+    """Publish every file of the claim that is not yet published, then ``_SUCCESS`` with
+    the claim's token; `CommitError` if someone else's object is in the way."""
+    store, prefix, token, url = claim.store, claim.prefix, claim.token, claim.url
+    try:
+        parallel(lambda e: publish_entry(store, prefix, token, e), claim.entries, claim.concurrency)
+    except Taken as taken:
+        raise CommitError(
+            f"cannot roll {url} forward: {store.url(taken.key)} was written by someone "
+            "else meanwhile; run recover with how='back'",
+            url,
+        ) from None
+    manifest = manifest_of(token, claim.entries)
+    manifest["recovered_at"] = _manifest.timestamp(now())
+    try:
+        put_exclusive(store, under(prefix) + SUCCESS, _manifest.encode(manifest), token)
+    except Taken:
+        raise CommitError(
+            f"cannot roll {url} forward: a {SUCCESS} written by someone else appeared", url
+        ) from None
+    if claim.staging is not None:
+        delete_prefix(store, claim.staging, concurrency=claim.concurrency)
+    return f"rolled {url} forward: published {len(claim.entries)} file(s) and {SUCCESS}"
+
+
+def _roll_back(claim: _Claim) -> str:
+    """Abort the claim's uploads, delete what it lists that carries its token, its staging
+    prefix, and the claim itself (last)."""
+    store, d, token = claim.store, under(claim.prefix), claim.token
     removed = 0
-    for e in entries:
+    for e in claim.entries:
         if e.upload_id is not None:
             store.abort_upload(d + e.name, e.upload_id)
-        if delete_if_ours(store, d + e.name, token):
-            removed += 1
-    if staging is not None and _is_staging_of(staging, prefix, token):
-        delete_prefix(store, staging)
-    delete_if_ours(store, claim_key, token)
+        removed += delete_if_ours(store, d + e.name, token)
+    if claim.staging is not None:
+        delete_prefix(store, claim.staging, concurrency=claim.concurrency)
+    delete_if_ours(store, d + CLAIM, token)
     return (
-        f"rolled {url} back: removed {removed} published file(s) of writer {token} and its "
-        "claim; the output can be written again"
+        f"rolled {claim.url} back: removed {removed} published file(s) of writer {token} and "
+        "its claim; the output can be written again"
     )
-
-
-def _is_staging_of(staging: str, prefix: str, token: str) -> bool:
-    """Whether ``staging`` (read from a claim) is the staging key of writer ``token`` for
-    ``prefix``: recovery deletes nothing else."""
-    return staging == staging_key(prefix, token)

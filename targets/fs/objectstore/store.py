@@ -34,6 +34,7 @@ implementation.
 from __future__ import annotations
 
 import abc
+import builtins
 import dataclasses
 import datetime as _dt
 from collections.abc import Iterator, Mapping, Sequence
@@ -240,7 +241,7 @@ class ObjectStore(abc.ABC):
         ``next(store.list(p), None)`` costs one request."""
 
     @abc.abstractmethod
-    def list_dir(self, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+    def list_dir(self, prefix: str) -> tuple[builtins.list[ObjectInfo], builtins.list[str]]:
         """One level under ``prefix`` (``""`` or ending in ``/``): the objects directly there,
         and the sub-prefixes (each ending in ``/``) that hold more (a delimiter listing)."""
 

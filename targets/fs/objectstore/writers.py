@@ -16,7 +16,7 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Callable
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from targets.errors import (
     CommitError,
@@ -247,6 +247,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         if_exists: IfExists,
         before_commit: Callable[[], None] | None = None,
         stale_after: float = STALE_CLAIM_AFTER,
+        concurrency: int | None = None,
     ) -> None:
         super().__init__()
         self.token = new_token()
@@ -257,14 +258,15 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._if_exists = if_exists
         self._before_commit = before_commit
         self._stale_after = stale_after
+        self._concurrency = concurrency
         self._staging = staging_key(prefix, self.token)
         self._staging_used = False
         self._entries: dict[str, Entry] = {}
         self._open: dict[str, _PartStream] = {}
         self._held = 0
 
-    @property  # type: ignore[override]
-    def path(self) -> str:
+    @property
+    def path(self) -> str:  # type: ignore[override]
         """The URL of a hidden staging prefix for tools that write by path (its objects are
         copied to the output at the commit, then deleted)."""
         self._staging_used = True
@@ -303,7 +305,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         stream = _PartStream(self, name, under(self._prefix) + name)
         self._open[name] = stream
         if "b" in mode:
-            return stream
+            return cast(IO[bytes], stream)
         return io.TextIOWrapper(stream, **kwargs)
 
     def _record(self, name: str, chunks: _Chunker) -> None:
@@ -327,14 +329,15 @@ class ObjectDirectoryWriter(DirectoryWriter):
                 parts=list(chunks.parts),
             )
             return
-        data: bytes | BinaryIO = bytes(chunks.buf)
+        held = bytes(chunks.buf)
         chunks.buf = bytearray()
-        if self._held + len(data) > HOLD_MEMORY:
+        data: bytes | BinaryIO = held
+        if self._held + len(held) > HOLD_MEMORY:
             spool = tempfile.TemporaryFile(prefix="targets-spool-")  # noqa: SIM115 (kept until published)
-            spool.write(data)
+            spool.write(held)
             data = spool
         else:
-            self._held += len(data)
+            self._held += len(held)
         self._entries[name] = Entry(name, chunks.size, "put", sha, data=data)
 
     def _staged_entries(self) -> list[Entry]:
@@ -368,6 +371,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
             if_exists=self._if_exists,
             staging=self._staging if self._staging_used else None,
             stale_after=self._stale_after,
+            concurrency=self._concurrency,
         )
 
     def _discard(self) -> None:
@@ -378,7 +382,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._entries.clear()
         if self._staging_used:
             with contextlib.suppress(Exception):
-                delete_prefix(self._store, self._staging)
+                delete_prefix(self._store, self._staging, concurrency=self._concurrency)
 
 
 class ObjectStaging(Staging):
@@ -398,6 +402,7 @@ class ObjectStaging(Staging):
         if_exists: IfExists,
         before_commit: Callable[[], None] | None = None,
         stale_after: float = STALE_CLAIM_AFTER,
+        concurrency: int | None = None,
     ) -> None:
         super().__init__()
         self.token = new_token()
@@ -407,6 +412,7 @@ class ObjectStaging(Staging):
         self._if_exists = if_exists
         self._before_commit = before_commit
         self._stale_after = stale_after
+        self._concurrency = concurrency
         self._staging = staging_key(prefix, self.token)
         self.path = store.url(self._staging)
         """The URL where the tool writes (``targets.fs.filesystem(path).fsspec`` opens it)."""
@@ -450,6 +456,7 @@ class ObjectStaging(Staging):
                 if_exists=self._if_exists,
                 staging=self._staging,
                 stale_after=self._stale_after,
+                concurrency=self._concurrency,
             )
         try:
             copy_conditional(
@@ -465,4 +472,4 @@ class ObjectStaging(Staging):
 
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
-            delete_prefix(self._store, self._staging)
+            delete_prefix(self._store, self._staging, concurrency=self._concurrency)
