@@ -14,12 +14,12 @@ the temporary is its own).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import posixpath
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 from targets.errors import (
     CommitError,
@@ -63,16 +63,22 @@ def exists_error(shown: str, what: str = "output") -> TargetExistsError:
     )
 
 
-@contextlib.contextmanager
-def before_publish(shown: str) -> Iterator[None]:
-    """The steps of a commit before its publishing rename: an error there left the final
-    path untouched, and the message says so."""
-    try:
-        yield
-    except (TargetExistsError, CommitError):
-        raise  # their messages already say that nothing was written
-    except TargetError as exc:
-        message = f"{exc.message}; nothing was published ({shown} is as it was)"
+class before_publish:
+    """Around the steps of a commit before its publishing rename: an error there left the
+    final path untouched, and the message says so."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if not isinstance(exc, TargetError) or isinstance(exc, (TargetExistsError, CommitError)):
+            return  # not ours to reword; those two already say that nothing was written
+        message = f"{exc.message}; nothing was published ({self.shown} is as it was)"
         raise type(exc)(message, exc.path) from (exc.__cause__ or exc)
 
 
@@ -95,15 +101,17 @@ def synced_after_publish(store: RenameStore, final: str) -> Iterator[None]:
         ) from exc
 
 
-@dataclasses.dataclass(frozen=True)
 class Evidence:
-    """What proves that the object at a final path is the one this writer staged (G7)."""
+    """What proves that the object at a final path is the one this writer staged (G7):
+    the staged entry, and for weak identities the manifest's writer token (directories) or
+    the content's SHA-256 (files)."""
 
-    staged: Entry
-    token: str | None = None
-    """The writer token in the staged tree's manifest (directories)."""
-    sha256: str | None = None
-    """The staged file's SHA-256 (files), checked where identities are weak."""
+    __slots__ = ("sha256", "staged", "token")
+
+    def __init__(self, staged: Entry, token: str | None = None, sha256: str | None = None) -> None:
+        self.staged = staged
+        self.token = token
+        self.sha256 = sha256
 
     def is_ours(self, store: RenameStore, final: str) -> bool:
         got = store.stat(final)

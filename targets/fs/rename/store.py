@@ -17,9 +17,8 @@ Paths are absolute, ``/``-separated backend paths.
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Hashable
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, NamedTuple, Protocol
 
 from targets.errors import TargetError
 
@@ -33,8 +32,7 @@ class RenameUnsupported(Exception):
     """The store (its client, kernel or filesystem) lacks this primitive."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """What the protocol reads of one name in the store."""
 
     path: str

@@ -21,6 +21,7 @@ from targets.errors import (
     NotADirectory,
     TargetError,
     TargetExistsError,
+    TargetNotFound,
 )
 from targets.fs import _manifest
 from targets.fs._names import SUCCESS, check_relative_name, new_token
@@ -123,16 +124,23 @@ class HashingSink(io.RawIOBase):
 
 
 def prepare(
-    store: RenameStore, path: str, *, directory: bool, if_exists: IfExists, durable: bool
+    store: RenameStore,
+    path: str,
+    *,
+    directory: bool,
+    if_exists: IfExists,
+    durable: bool,
+    parents: bool = False,
 ) -> None:
-    """Create the parents of ``path`` and refuse early what the commit would refuse: the
-    wrong kind of entry there, or any entry with ``if_exists="error"`` (the commit still
-    decides; this only fails sooner)."""
+    """Refuse early what the commit would refuse: the wrong kind of entry at ``path``, or
+    any entry with ``if_exists="error"`` (the commit still decides; this only fails sooner).
+    ``parents`` creates the missing parents now (else `create_own` does when it must)."""
     shown = store.shown(path)
     if path == "/":
         raise InvalidTarget(_ROOT_ERROR, path)
     with store.map_errors(path, "open for writing"):
-        store.ensure_parent(path, durable=durable)
+        if parents:
+            store.ensure_parent(path, durable=durable)
         got = store.stat(path)
     if got is None:
         return
@@ -152,14 +160,33 @@ def prepare(
         raise exists_error(shown)
 
 
-def _create_own(store: RenameStore, tmp: str, final: str, action: str) -> Sink:
-    """Create this writer's temporary ``tmp`` exclusively. A create that failed may still
-    have taken effect (an error after the fact); the name is unique to this writer, so it is
-    removed, unless the name was taken (then the entry is someone else's)."""
+def create_own(
+    store: RenameStore, tmp: str, final: str, action: str, *, durable: bool, directory: bool
+) -> Sink | None:
+    """Create this writer's temporary ``tmp`` (a file, returned, or a directory), making
+    the missing parents of ``final`` first if that is what stopped it."""
+    try:
+        return _create_once(store, tmp, final, action, directory=directory)
+    except (TargetNotFound, NotADirectory):
+        pass  # a parent is missing, or is a file: ensure_parent makes them or names the file
+    with store.map_errors(final, action):
+        store.ensure_parent(final, durable=durable)
+    return _create_once(store, tmp, final, action, directory=directory)
+
+
+def _create_once(
+    store: RenameStore, tmp: str, final: str, action: str, *, directory: bool
+) -> Sink | None:
+    """Create ``tmp`` exclusively. A create that failed may still have taken effect (an
+    error after the fact); the name is unique to this writer, so it is removed, unless the
+    name was taken (then the entry is someone else's) or the parent is missing."""
     try:
         with store.map_errors(final, action):
+            if directory:
+                store.mkdir(tmp)
+                return None
             return store.create(tmp)
-    except TargetExistsError:
+    except (TargetExistsError, TargetNotFound, NotADirectory):
         raise
     except BaseException:
         with contextlib.suppress(Exception):
@@ -225,7 +252,10 @@ class RenameFileWriter(FileWriter):
         self._tmp = sibling(path, self.token)
         try:
             prepare(store, path, directory=False, if_exists=if_exists, durable=durable)
-            sink = _create_own(store, self._tmp, path, "open for writing")
+            sink = create_own(
+                store, self._tmp, path, "open for writing", durable=durable, directory=False
+            )
+            assert sink is not None
             # The content hash settles an ambiguous publish where identities are weak (G7).
             digest = not store.strong_identity
             self._file = HashingSink(store, sink, store.shown(path), digest=digest)
@@ -381,15 +411,7 @@ class RenameDirectoryWriter(DirectoryWriter):
         self._open: dict[str, IO[Any]] = {}
         try:
             prepare(store, path, directory=True, if_exists=if_exists, durable=durable)
-            try:
-                with store.map_errors(path, "stage"):
-                    store.mkdir(self._tmp)
-            except TargetExistsError:
-                raise
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    store.delete(self._tmp)
-                raise
+            create_own(store, self._tmp, path, "stage", durable=durable, directory=True)
         except BaseException:
             self._never_started()
             raise
@@ -473,7 +495,14 @@ class RenameStaging(Staging):
         store = _stage(self, fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._directory = directory
         try:
-            prepare(store, path, directory=directory, if_exists=if_exists, durable=durable)
+            prepare(
+                store,
+                path,
+                directory=directory,
+                if_exists=if_exists,
+                durable=durable,
+                parents=True,  # the tool writing the staging path needs them
+            )
         except BaseException:
             self._never_started()
             raise
