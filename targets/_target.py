@@ -25,6 +25,7 @@ from targets.fs.base import (
     DirectoryWriter,
     Guarantee,
     IfExists,
+    RecoverHow,
     check_guarantee,
     check_if_exists,
 )
@@ -445,10 +446,17 @@ def cleanup(
     return afs.cleanup(backend_path, older_than=older_than, dry_run=dry_run)
 
 
-def recover(path: Any, **storage_options: Any) -> str:
-    """Finish or undo an interrupted commit at ``path``; returns what was done."""
+def recover(
+    path: Any, force: bool = False, *, how: RecoverHow = "auto", **storage_options: Any
+) -> str:
+    """Finish or undo an interrupted commit at ``path``; returns what was done.
+
+    A claim that is not yet stale is refused (its writer may be alive) unless ``force``.
+    ``how`` picks the direction where a backend has two (object stores: ``"forward"``,
+    ``"back"``; ``"auto"`` goes forward when it can).
+    """
     afs, backend_path = _fs.resolve(path, **storage_options)
-    return afs.recover(backend_path)
+    return afs.recover(backend_path, how=how, force=force)
 
 
 for _cls in (FileTarget, DirectoryTarget, FlagTarget):

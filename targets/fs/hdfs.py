@@ -427,7 +427,14 @@ class HDFSStore(RenameStore):
                 time.sleep(0.05 * attempts)
 
     def rename_noreplace(self, src: str, dst: str) -> None:
-        self._rename2(src, dst, False)
+        try:
+            self._rename2(src, dst, False)
+        except _NATIVE_ERRORS as exc:
+            # The NameNode refuses a directory onto a file (and the reverse) with a plain
+            # IOException, not FileAlreadyExists; the protocol needs "something is there".
+            if isinstance(exc, FileExistsError) or is_transport(exc) or self.stat(dst) is None:
+                raise
+            raise FileExistsError(errno.EEXIST, f"{dst} exists ({exc})", dst) from exc
 
     def link_noreplace(self, src: str, dst: str) -> None:
         raise RenameUnsupported()
