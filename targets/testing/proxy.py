@@ -126,44 +126,59 @@ Classifier = Callable[[Exchange, SizeOf], tuple[str, int]]
 def s3_kind(ex: Exchange, size_of: SizeOf) -> tuple[str, int]:
     """S3 REST operations by method, query and headers (path-style addressing). A trailing
     ``!`` marks a conditional write (``If-None-Match``)."""
-    q, h, method = ex.query, ex.headers, ex.method
-    cond = "!" if "if-none-match" in h else ""
+    cond = "!" if "if-none-match" in ex.headers else ""
+    if ex.method == "PUT" and "x-amz-copy-source" in ex.headers:
+        return _s3_copy_kind(ex, size_of, cond)
     has_key = ex.path.strip("/").count("/") >= 1
-    if method == "PUT" and "x-amz-copy-source" in h:
-        ok = 200 <= ex.status < 300
-        if "partNumber" in q:
-            rng = h.get("x-amz-copy-source-range", "")
-            if rng.startswith("bytes="):
-                start, _, end = rng[6:].partition("-")
-                return "UploadPartCopy", int(end) - int(start) + 1 if ok else 0
-            source = urllib.parse.unquote(h["x-amz-copy-source"]).split("?")[0]
-            return "UploadPartCopy", size_of("/" + source.lstrip("/")) if ok else 0
+    by_method = _S3_KINDS.get(ex.method)
+    return (by_method(ex.query, has_key, cond) if by_method else ex.method), 0
+
+
+def _s3_copy_kind(ex: Exchange, size_of: SizeOf, cond: str) -> tuple[str, int]:
+    ok = 200 <= ex.status < 300
+    if "partNumber" not in ex.query:
         return "CopyObject" + cond, size_of(ex.path) if ok else 0
-    if method == "PUT":
-        if "partNumber" in q:
-            return "UploadPart", 0
-        return ("PutObject" + cond if has_key else "CreateBucket"), 0
-    if method == "POST":
-        if "uploads" in q:
-            return "CreateMultipartUpload", 0
-        if "uploadId" in q:
-            return "CompleteMultipartUpload" + cond, 0
-        if "delete" in q:
-            return "DeleteObjects", 0
-        return "POST", 0
-    if method == "DELETE":
-        return ("AbortMultipartUpload" if "uploadId" in q else "DeleteObject"), 0
-    if method == "HEAD":
-        return ("HeadObject" if has_key else "HeadBucket"), 0
-    if method == "GET":
-        if "uploads" in q:
-            return "ListMultipartUploads", 0
-        if "uploadId" in q:
-            return "ListParts", 0
-        if not has_key or "list-type" in q or "prefix" in q:
-            return "ListObjects", 0
-        return "GetObject", 0
-    return method, 0
+    rng = ex.headers.get("x-amz-copy-source-range", "")
+    if rng.startswith("bytes="):
+        start, _, end = rng[6:].partition("-")
+        return "UploadPartCopy", int(end) - int(start) + 1 if ok else 0
+    source = urllib.parse.unquote(ex.headers["x-amz-copy-source"]).split("?")[0]
+    return "UploadPartCopy", size_of("/" + source.lstrip("/")) if ok else 0
+
+
+def _s3_put(q: Mapping[str, str], has_key: bool, cond: str) -> str:
+    if "partNumber" in q:
+        return "UploadPart"
+    return "PutObject" + cond if has_key else "CreateBucket"
+
+
+def _s3_post(q: Mapping[str, str], has_key: bool, cond: str) -> str:
+    if "uploads" in q:
+        return "CreateMultipartUpload"
+    if "uploadId" in q:
+        return "CompleteMultipartUpload" + cond
+    return "DeleteObjects" if "delete" in q else "POST"
+
+
+def _s3_get(q: Mapping[str, str], has_key: bool, cond: str) -> str:
+    if "uploads" in q:
+        return "ListMultipartUploads"
+    if "uploadId" in q:
+        return "ListParts"
+    if not has_key or "list-type" in q or "prefix" in q:
+        return "ListObjects"
+    return "GetObject"
+
+
+_S3_KINDS: dict[str, Callable[[Mapping[str, str], bool, str], str]] = {
+    "PUT": _s3_put,
+    "POST": _s3_post,
+    "GET": _s3_get,
+    "DELETE": lambda q, has_key, cond: (
+        "AbortMultipartUpload" if "uploadId" in q else "DeleteObject"
+    ),
+    "HEAD": lambda q, has_key, cond: "HeadObject" if has_key else "HeadBucket",
+}
 
 
 def gcs_kind(ex: Exchange, size_of: SizeOf) -> tuple[str, int]:
@@ -437,7 +452,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             if limit is not None:
                 return self.rfile.read1(limit) if limit else b""
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -485,8 +500,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     def _forward(self) -> None:
         owner = self.owner
-        headers = dict(self.headers.items())
-        request = Request(self.command, self.path, headers, None)
+        request = Request(self.command, self.path, dict(self.headers.items()), None)
         rule = owner._rule(request, (RESET,))
         if rule is not None:
             self._body(rule.after)
@@ -497,21 +511,31 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         rule = owner._rule(request, (RESPOND,))
         if rule is not None:
             owner._record(Seen(self.command, self.path, "answered", rule.status))
-            self.send_response_only(rule.status)
-            for name, value in rule.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(rule.body)))
-            self.end_headers()
-            if self.command != "HEAD" and rule.body:
-                self.wfile.write(rule.body)
+            self._answer(rule)
             return
+        self._pass_on(request)
+
+    def _answer(self, rule: Rule) -> None:
+        """Answer the request with ``rule``'s status, headers and body."""
+        self.send_response_only(rule.status)
+        for name, value in rule.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(rule.body)))
+        self.end_headers()
+        if self.command != "HEAD" and rule.body:
+            self.wfile.write(rule.body)
+
+    def _pass_on(self, request: Request) -> None:
+        """Forward the request upstream (rewritten, if a rule says so), record it, and relay
+        the answer (unless a rule loses it)."""
+        owner = self.owner
+        headers: Mapping[str, str] = dict(self.headers.items())
         rule = owner._rule(request, (REWRITE,))
         if rule is not None and rule.change is not None:
             rule.change(request)  # sees and edits lower-case header names
             headers = request.headers
         resp = self._send_upstream(self.command, request.target, headers, request.body)
         data = resp.read()
-        response_headers = dict(resp.getheaders())
         kind, copied = self.command, 0
         if owner.classify is not None:
             exchange = Exchange(
@@ -519,7 +543,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 request.target,
                 headers,
                 resp.status,
-                response_headers,
+                dict(resp.getheaders()),
                 data,
                 request.body,
             )
@@ -529,6 +553,11 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self._abort()
             return
         owner._record(Seen(self.command, request.target, "forwarded", resp.status, kind), copied)
+        self._relay(resp, data)
+
+    def _relay(self, resp: http.client.HTTPResponse, data: bytes) -> None:
+        """Send the upstream answer on to the client."""
+        owner = self.owner
         self.send_response_only(resp.status, resp.reason)
         for name, value in resp.getheaders():
             if name.lower() in _HOP_BY_HOP or name.lower() in ("server", "date"):
