@@ -33,7 +33,7 @@ class AtomicBinaryFile(io.BufferedIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:
         return self._writer.write(data)
 
     def flush(self) -> None:

@@ -186,7 +186,7 @@ class FileTarget(_Target):
                 return self.format.pipe_reader(raw)
             if _READ_MODES[mode]:
                 return raw
-            return io.TextIOWrapper(raw, encoding=encoding, **kwargs)  # type: ignore[arg-type]
+            return io.TextIOWrapper(raw, encoding=encoding, **kwargs)
         if mode not in _WRITE_MODES:
             hint = (
                 " (appending cannot be atomic: write a new output instead)" if "a" in mode else ""
@@ -377,7 +377,7 @@ class DirectoryTarget(_Target):
                 self.url,
             )
         raw = self.fs.open_input(self.fs.join(self.path, *name.split("/")))
-        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")  # type: ignore[arg-type]
+        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")
 
     def remove(self) -> None:
         """Delete the output (its ``_SUCCESS`` first, so it stops existing at once)."""

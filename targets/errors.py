@@ -54,7 +54,8 @@ class TargetError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):  # keep the path across pickling (multiprocessing, Dask)
+    def __reduce__(self) -> tuple[type[TargetError], tuple[str, str | None]]:
+        # keep the path across pickling (multiprocessing, Dask)
         return (type(self), (self.message, self.path))
 
 

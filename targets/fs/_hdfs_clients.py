@@ -357,7 +357,7 @@ class _WebHDFSWriter(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             try:
-                self._client._upload(self._path, self._overwrite, self._spool)  # type: ignore[arg-type]
+                self._client._upload(self._path, self._overwrite, self._spool)
             finally:
                 self._spool.close()
                 super().close()

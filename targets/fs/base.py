@@ -256,7 +256,7 @@ class FileWriter(_Lifecycle, io.BufferedIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:
         self._require_pending("write")
         view = memoryview(data).cast("B")
         self._write(view)

@@ -351,7 +351,7 @@ class HDFSStore(RenameStore):
             raise
         return _entry(raw)
 
-    def list(self, path: str) -> list[Entry]:
+    def entries(self, path: str) -> list[Entry]:
         return [_entry(raw) for raw in self.timed(lambda: list(self.client.list_status(path)))]
 
     def walk(self, root: str) -> list[Entry]:

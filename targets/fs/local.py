@@ -335,7 +335,7 @@ class PosixStore(RenameStore):
             return None
         return self._entry(path, st)
 
-    def list(self, path: str) -> list[Entry]:
+    def entries(self, path: str) -> list[Entry]:
         found = []
         for name in self.ops.listdir(path):
             got = self.stat(os.path.join(path, name))
@@ -348,7 +348,7 @@ class PosixStore(RenameStore):
         pending = [root]
         while pending:
             top = pending.pop()
-            for entry in sorted(self.list(top), key=lambda e: e.path):
+            for entry in sorted(self.entries(top), key=lambda e: e.path):
                 found.append(entry)
                 if entry.is_dir:
                     pending.append(entry.path)
@@ -456,7 +456,7 @@ class PosixStore(RenameStore):
                 self.ops.unlink(path)
             return
         if recursive:
-            for entry in self.list(path):
+            for entry in self.entries(path):
                 self.delete(entry.path)
         with contextlib.suppress(FileNotFoundError):
             self.ops.rmdir(path)

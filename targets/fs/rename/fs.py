@@ -124,7 +124,7 @@ class RenameFS(AtomicFS):
     def listdir(self, path: str) -> list[str]:
         p = self._p(path)
         with self.store.map_errors(p, "list"):
-            return sorted(e.path for e in self.store.list(p))
+            return sorted(e.path for e in self.store.entries(p))
 
     def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
         """Create the directory ``path``; ``raise_if_exists`` is a check before the call,

@@ -26,7 +26,7 @@ def _own_temporaries(store: RenameStore, path: str, kinds: tuple[str, ...]) -> l
     if there is None or not there.is_dir:
         return []
     found = []
-    for entry in store.list(parent):
+    for entry in store.entries(parent):
         base = posixpath.basename(entry.path)
         parsed = parse_temp_name(base)
         if parsed and parsed[1] in kinds and base == temp_name(name, parsed[2], parsed[1]):

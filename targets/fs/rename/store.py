@@ -134,7 +134,7 @@ class RenameStore(abc.ABC):
         ``follow`` follows a symlink at ``path`` (for parents given as symlinks)."""
 
     @abc.abstractmethod
-    def list(self, path: str) -> list[Entry]:
+    def entries(self, path: str) -> list[Entry]:
         """The entries directly in the directory ``path``."""
 
     @abc.abstractmethod

@@ -367,31 +367,43 @@ def _stage_manifest(
     return manifest
 
 
-def _stage(
-    writer: Any,
-    fs: RenameFS,
-    path: str,
-    *,
-    if_exists: IfExists,
-    guarantee: Guarantee,
-    durable: bool,
-) -> RenameStore:
-    """Give a staged writer of the output ``path`` its token, its temporary's name and its
-    options; return the store."""
-    store = fs.store
-    writer.log_protocol = store.manifest_protocol
-    writer._store = store
-    writer.final = path
-    writer._if_exists = if_exists
-    writer._guarantee = guarantee
-    writer._durable = durable
-    writer.token = new_token()
-    writer._tmp = sibling(path, writer.token)
-    writer.path = store.shown(writer._tmp)
-    return store
+class _Staged:
+    """What a staged writer of one output holds: its store, final path, options, token and
+    the name of its temporary (``path`` is that temporary as tools see it)."""
+
+    _store: RenameStore
+    final: str
+    path: str
+    token: str
+    _tmp: str
+    _if_exists: IfExists
+    _guarantee: Guarantee
+    _durable: bool
+    log_protocol: str
+
+    def _begin(
+        self,
+        fs: RenameFS,
+        path: str,
+        *,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
+    ) -> RenameStore:
+        store = fs.store
+        self.log_protocol = store.manifest_protocol
+        self._store = store
+        self.final = path
+        self._if_exists = if_exists
+        self._guarantee = guarantee
+        self._durable = durable
+        self.token = new_token()
+        self._tmp = sibling(path, self.token)
+        self.path = store.shown(self._tmp)
+        return store
 
 
-class RenameDirectoryWriter(DirectoryWriter):
+class RenameDirectoryWriter(_Staged, DirectoryWriter):
     """A directory output: files written into a staged tree, published with ``_SUCCESS``
     by one rename."""
 
@@ -405,7 +417,7 @@ class RenameDirectoryWriter(DirectoryWriter):
         durable: bool,
     ) -> None:
         super().__init__()
-        store = _stage(self, fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
+        store = self._begin(fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._fs = fs
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
@@ -477,7 +489,7 @@ class RenameDirectoryWriter(DirectoryWriter):
             self._store.delete(self._tmp)
 
 
-class RenameStaging(Staging):
+class RenameStaging(_Staged, Staging):
     """A staging path next to the output for tools that write by path; nothing is created
     there, so tools that refuse an existing output directory can write it."""
 
@@ -492,7 +504,7 @@ class RenameStaging(Staging):
         durable: bool,
     ) -> None:
         super().__init__()
-        store = _stage(self, fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
+        store = self._begin(fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._directory = directory
         try:
             prepare(
