@@ -1,103 +1,149 @@
-"""Step scheduling and fault injection for any store seam.
+"""Faults at a store seam: one `Interceptor`, and the policies that decide each call's fate.
 
 A *seam* is the narrow interface a backend's commit protocol talks to: `PosixOps` for local
-files, the ``hdfs_native.Client`` methods for HDFS, `ObjectStore` for S3 and GCS. `Scheduler`
-wraps a seam so that every call made by a writer is one *step*: the writer stops just before
-the call and goes on only when the test says so. Between two steps the test can let another
-writer take a step, read the store, crash a writer, or arm a fault for a writer's next call.
-Only one writer runs at a time, so a run is deterministic and can be replayed from the
-order of its steps::
+files, the ``hdfs_native.Client`` methods for HDFS, `ObjectStore` for S3 and GCS.
+``Interceptor(seam, policy)`` (or ``policy.wrap(seam)``) stands in for the seam: before each
+method call it asks the *policy* what is to happen, then makes the call and applies the
+fault the policy chose:
+
+- `BEFORE`: the call raises before it reaches the store, so nothing happened;
+- `AFTER` (also named `LOSE`): the call takes effect, then raises (the answer was lost);
+- `RETRY`: the call takes effect, and the caller gets the answer to an identical second
+  call (a client that retried after a lost answer, which the store took for a new request).
+
+The error raised is the one the seam's own transport raises, so the code under test takes
+its real error paths: `object_store_error` (`StoreUnavailable`, the default for an
+`ObjectStore`), `posix_error` (``OSError(EIO)``), `hdfs_error` (``ConnectionResetError``,
+the default for any other seam).
+
+`Injector` numbers the calls and fails the ones chosen by number (or at random, from a
+seed), with the code under test running at full speed: a dry run counts the calls of a
+commit, a sweep fails each in turn (docs/reliability.md)::
+
+    dry = Injector()
+    commit(dry.wrap(PosixOps(), error=posix_error))
+    for n in range(1, dry.count + 1):
+        for when in (BEFORE, AFTER):
+            commit(Injector(fail={n: when}).wrap(PosixOps(), error=posix_error))
+
+`targets.testing.scheduler.Scheduler` makes every call of a writer one *step*: writers run
+as threads, each stopped before every call until the test lets it go on, so that the test
+chooses the interleaving and crashes a writer or faults its next call at a chosen step::
 
     sched = Scheduler()
-    ops = sched.wrap(SimulatedPosix())          # or an HDFSModel, an ObjectStore, PosixOps()
-    a, b = sched.actor("a"), sched.actor("b")   # two writers, each a thread
+    ops = sched.wrap(SimulatedPosix())
+    a = sched.actor("a")
     a.submit(lambda: targets.target("/out", ops=ops).write_bytes(b"A"))
-    b.submit(lambda: targets.target("/out", ops=ops).write_bytes(b"B"))
-    while a.busy or b.busy:                     # any interleaving you like
-        (a if a.busy else b).step()
-    sched.close()
+    a.arm(LOSE)                                 # its first call takes effect, then fails
+    a.run()
 
-Faults, each at a chosen step of a chosen writer:
+A policy of your own subclasses `Policy` and overrides `Policy.decide` (and, to see how
+calls ended, `Policy.finished`)::
 
-- ``actor.crash()``: the writer's process dies. Its pending call is not made, and every later
-  call it would make (cleanup code in ``except``/``finally`` blocks, ``__del__``) is refused
-  with `Crashed`: nothing of its process state survives, everything it had sent stays.
-- ``actor.arm(LOSE)``: its next call takes effect, then the writer sees the seam's transport
-  error (the response was lost on the way back).
-- ``actor.arm(RETRY)``: its next call takes effect, and the writer sees the answer to an
-  identical second call (a client that retried after a lost response, with a new request id
-  the store does not recognise as a retry).
-
-Calls made by the thread that created the scheduler (the test's own reads, cleanup,
-recovery) go straight to the seam. Helper threads started by a running writer (a thread
-pool publishing files in parallel) are steps of that writer; the scheduler makes the pool
-of `targets.fs._objectstore` sequential while it is open, so that their order is
-deterministic.
+    class LoseEveryRename(Policy):
+        def decide(self, call):
+            return dataclasses.replace(call, fault=LOSE) if call.op == "rename" else call
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import contextlib
 import dataclasses
-import gc
-import sys
+import errno
+import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "AFTER",
+    "BEFORE",
+    "FAULTS",
     "LOSE",
     "RETRY",
-    "Actor",
-    "Crashed",
-    "Outcome",
-    "Scheduler",
-    "SchedulerClosed",
-    "Step",
-    "StuckActor",
+    "Call",
+    "ErrorFactory",
+    "Injector",
+    "Interceptor",
+    "Policy",
+    "hdfs_error",
+    "object_store_error",
+    "posix_error",
 ]
 
-LOSE = "lose"
-"""Fault: the call takes effect, the caller gets the seam's transport error."""
+BEFORE = "before"
+"""Fault: the call raises before it reaches the store: it has no effect."""
+AFTER = "after"
+"""Fault: the call is made and takes effect, then raises: the caller never learns that it did."""
+LOSE = AFTER
+"""The same fault as `AFTER`, named for what the caller sees: the answer was lost."""
 RETRY = "retry"
 """Fault: the call takes effect, the caller gets the answer of a second identical call."""
 
-_FAULTS = (LOSE, RETRY)
+FAULTS = (BEFORE, AFTER, RETRY)
+
+ErrorFactory = Callable[[str, str, tuple[Any, ...]], BaseException]
+"""``error(op, when, args) -> exception`` raised by a `BEFORE` or `AFTER` fault."""
 
 
-class Crashed(BaseException):
-    """Raised in a crashed actor's thread at every call it tries to make.
-
-    A `BaseException`, so that the library's ``except Exception`` handlers do not mistake
-    a dead process for an error they could handle."""
+def posix_error(op: str, when: str, args: tuple[Any, ...]) -> BaseException:
+    """``OSError(EIO)``: what a failing disk answers to any POSIX call."""
+    return OSError(errno.EIO, f"Input/output error (injected {when} {op})")
 
 
-class SchedulerClosed(ConnectionError):
-    """A call through a seam whose scheduler is closed: the clean-up code of objects left
-    over from a finished run (``__del__`` of a writer whose construction failed) meets
-    this, an ordinary error such code is written to swallow, instead of the store."""
+def hdfs_error(op: str, when: str, args: tuple[Any, ...]) -> BaseException:
+    """``ConnectionResetError``: the connection broke (for HDFS, a transport error that the
+    backend reports as `NameNodeUnreachable`)."""
+    return ConnectionResetError(
+        errno.ECONNRESET, f"Connection reset by peer (injected {when} {op})"
+    )
 
 
-class StuckActor(AssertionError):
-    """An actor neither reached its next step nor finished within the scheduler's timeout
-    (a deadlock in the code under test, or a call that blocks)."""
+def object_store_error(op: str, when: str, args: tuple[Any, ...]) -> BaseException:
+    """`StoreUnavailable`: what an `ObjectStore` raises when the store stops answering."""
+    from targets.errors import StoreUnavailable
+
+    key = str(args[0]) if args else ""
+    return StoreUnavailable(
+        f"cannot {op} {key}: the store stopped answering (injected fault {when} the request)",
+        key or None,
+    )
+
+
+def _transport_error(seam: Any) -> ErrorFactory:
+    from targets.fs.objectstore import ObjectStore
+
+    return object_store_error if isinstance(seam, ObjectStore) else hdfs_error
 
 
 @dataclasses.dataclass(frozen=True)
-class Step:
-    """One call an actor made (or was stopped before, if it crashed there)."""
+class Call:
+    """One call made through an `Interceptor`, as its policy records it."""
 
-    actor: str
     op: str
     args: tuple[Any, ...]
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     fault: str | None = None
+    """The fault applied to it (`BEFORE`, `AFTER`, `RETRY`), or None."""
+    number: int = 0
+    """1-based, in the order calls reached an `Injector` (0 for other policies)."""
+    actor: str | None = None
+    """The `Scheduler` actor that made it."""
+    error: str | None = None
+    """The name of the exception the seam itself raised, if it did."""
+
+    @property
+    def took_effect(self) -> bool:
+        """Whether the call reached the store and the store did not refuse it."""
+        return self.fault != BEFORE and self.error is None
 
     def __str__(self) -> str:
-        shown = ", ".join(_short(a) for a in self.args)
+        shown = [_short(a) for a in self.args]
+        shown += [f"{k}={_short(v)}" for k, v in self.kwargs.items() if v is not None]
+        who = f"{self.actor}: " if self.actor else f"#{self.number} " if self.number else ""
         tag = f" [{self.fault}]" if self.fault else ""
-        return f"{self.actor}: {self.op}({shown}){tag}"
+        err = f" -> {self.error}" if self.error else ""
+        return f"{who}{self.op}({', '.join(shown)}){tag}{err}"
 
 
 def _short(value: Any) -> str:
@@ -107,299 +153,77 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@dataclasses.dataclass
-class Outcome:
-    """How an actor's command ended: its return value or the exception it raised."""
+class Policy:
+    """Decides what happens to each call through an `Interceptor`. This base class lets
+    every call through untouched; subclasses override `decide` (and `finished`)."""
 
-    value: Any = None
-    error: BaseException | None = None
+    def decide(self, call: Call) -> Call | None:
+        """Called in the caller's thread before ``call`` is made. Return the call as it is
+        to be made and recorded, with ``fault`` set to the fault to apply (None: none); or
+        None to make it as a plain call (not intercepted: no fault, its result not
+        wrapped). May block (the scheduler does, until the test lets the call go) or raise
+        (the caller then gets that exception and the call is not made)."""
+        return None
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class Actor:
-    """One writer (or reader): a thread that runs the commands submitted to it, stopping
-    before every seam call until `step` lets it make the call."""
-
-    def __init__(self, scheduler: Scheduler, name: str) -> None:
-        self.scheduler = scheduler
-        self.name = name
-        self.dead = False
-        self.paused_at: Step | None = None
-        """The call the actor is stopped before, or None when it is idle."""
-        self.outcome: Outcome | None = None
-        """How the last command ended (None while one runs)."""
-        self.steps = 0
-        self._busy = False
-        self._grant = 0
-        self._seq = 0
-        self._faults: collections.deque[str] = collections.deque()
-        self._commands: collections.deque[Callable[[], Any] | None] = collections.deque()
-        self.keep: list[Any] = []
-        """Objects kept alive until the scheduler closes (a crashed writer's objects must
-        not be collected: their ``__del__`` would clean up, which a dead process cannot)."""
-        self._thread = threading.Thread(target=self._main, name=f"actor-{name}", daemon=True)
-        scheduler._threads[self._thread] = self
-        self._thread.start()
-
-    def __repr__(self) -> str:
-        state = "dead" if self.dead else ("busy" if self._busy else "idle")
-        return f"<Actor {self.name} {state}>"
-
-    @property
-    def busy(self) -> bool:
-        """Whether a command is under way (the actor is stopped before a call)."""
-        return self._busy and not self.dead
-
-    @property
-    def idle(self) -> bool:
-        """Whether the actor is alive and can take a new command."""
-        return not self._busy and not self.dead
-
-    # -- driven from the test's thread -------------------------------------------------------
-
-    def submit(self, command: Callable[[], Any]) -> None:
-        """Start ``command`` in the actor; return once it is stopped before its first call,
-        or has finished."""
-        sched = self.scheduler
-        with sched._cv:
-            if self.dead or self._busy:
-                raise RuntimeError(f"{self!r} cannot take a command now")
-            self._busy = True
-            self.outcome = None
-            seq = self._seq
-            self._commands.append(command)
-            sched._running = self
-            sched._cv.notify_all()
-            sched._wait(lambda: self._seq != seq, self)
-
-    def step(self) -> Step:
-        """Let the actor make the call it is stopped before, and run on to its next call or
-        to the end of its command. Returns the step taken."""
-        sched = self.scheduler
-        with sched._cv:
-            if not self.busy or self.paused_at is None:
-                raise RuntimeError(f"{self!r} is not stopped before a call")
-            taken = self.paused_at
-            seq = self._seq
-            self._grant += 1
-            sched._running = self
-            sched._cv.notify_all()
-            sched._wait(lambda: self._seq != seq, self)
-            return taken
-
-    def run(self, limit: int = 10_000) -> Outcome | None:
-        """Step until the current command ends (at most ``limit`` steps)."""
-        for _ in range(limit):
-            if not self.busy:
-                break
-            self.step()
-        return self.outcome
-
-    def arm(self, fault: str) -> None:
-        """Apply ``fault`` (`LOSE` or `RETRY`) to the actor's next call."""
-        if fault not in _FAULTS:
-            raise ValueError(f"fault {fault!r} is not one of {_FAULTS}")
-        with self.scheduler._cv:
-            self._faults.append(fault)
-
-    def crash(self) -> None:
-        """Kill the actor: its pending call is not made, every later one is refused, and
-        its thread unwinds (running no seam call) before this returns."""
-        sched = self.scheduler
-        with sched._cv:
-            if self.dead:
-                return
-            self.dead = True
-            if self.paused_at is not None:
-                sched.log.append(dataclasses.replace(self.paused_at, fault="crash"))
-            self._commands.append(None)
-            sched._cv.notify_all()
-        self._thread.join(sched.timeout)
-        if self._thread.is_alive():
-            raise StuckActor(f"crashed actor {self.name} did not unwind")
-
-    # -- inside the actor's thread -------------------------------------------------------
-
-    def _main(self) -> None:
-        sched = self.scheduler
-        while True:
-            with sched._cv:
-                while not self._commands:
-                    sched._cv.wait()
-                command = self._commands.popleft()
-            if command is None:
-                break
-            try:
-                outcome = Outcome(value=command())
-            except Crashed as exc:
-                outcome = Outcome(error=exc)
-            except BaseException as exc:  # reported to the test through `outcome`
-                outcome = Outcome(error=exc)
-            with sched._cv:
-                self.outcome = outcome
-                self._busy = False
-                self.paused_at = None
-                self._seq += 1
-                sched._cv.notify_all()
-                if self.dead:
-                    break
-        with sched._cv:
-            self._busy = False
-            self.paused_at = None
-            self._seq += 1
-            sched._cv.notify_all()
-
-    def _checkpoint(self, op: str, args: tuple[Any, ...]) -> str | None:
-        """Stop before the call ``op``; return the fault armed for it, if any."""
-        sched = self.scheduler
-        with sched._cv:
-            if self.dead:
-                raise Crashed(self.name)
-            self.paused_at = Step(self.name, op, args)
-            self._seq += 1
-            sched._cv.notify_all()
-            while self._grant == 0 and not self.dead:
-                sched._cv.wait()
-            if self.dead:
-                raise Crashed(self.name)
-            self._grant -= 1
-            fault = self._faults.popleft() if self._faults else None
-            sched.log.append(Step(self.name, op, args, fault))
-            self.paused_at = None
-            self.steps += 1
-            return fault
-
-
-class Scheduler:
-    """Owns the actors and the wrapped seams of one test run. See the module doc."""
-
-    def __init__(self, *, timeout: float = 30.0) -> None:
-        self.timeout = timeout
-        self.log: list[Step] = []
-        """Every call actors made, in order, with the faults applied."""
-        self._cv = threading.Condition(threading.RLock())
-        self._threads: dict[threading.Thread, Actor] = {}
-        self._actors: dict[str, Actor] = {}
-        self._running: Actor | None = None
-        self._owner = threading.current_thread()
-        self._closed = False
-        self._restore = _sequential_publish()
-
-    def actor(self, name: str) -> Actor:
-        """A new actor named ``name`` (names are unique)."""
-        if name in self._actors:
-            raise ValueError(f"an actor named {name!r} exists")
-        actor = Actor(self, name)
-        self._actors[name] = actor
-        return actor
-
-    @property
-    def actors(self) -> list[Actor]:
-        return list(self._actors.values())
+    def finished(self, call: Call, error: BaseException | None) -> None:
+        """Called once the store answered a call that `decide` returned: ``error`` is the
+        exception the seam itself raised (None: it returned), before any fault is applied."""
 
     def wrap(
         self,
         seam: Any,
         *,
-        transport_error: Callable[[str], BaseException] | None = None,
-        pure: Iterable[str] = (),
-        wrap_results: Iterable[str] = (),
+        error: ErrorFactory | None = None,
+        pure: Iterable[str] = ("url", "fsspec"),
+        streams: Iterable[str] = (),
     ) -> Any:
-        """``seam`` with every method call by an actor made a step.
-
-        ``transport_error(op)`` makes the exception a `LOSE` fault raises (default:
-        ``ConnectionResetError``). Methods named in ``pure`` are passed through (factories
-        of read-only views); the results of methods in ``wrap_results`` (streams that write)
-        are wrapped too.
-        """
-        return Scheduled(
-            self,
-            seam,
-            transport_error or _connection_reset,
-            frozenset(pure),
-            frozenset(wrap_results),
-        )
-
-    def _current(self) -> Actor | None:
-        actor = self._threads.get(threading.current_thread())
-        if actor is not None:
-            return actor
-        if threading.current_thread() is self._owner:
-            return None
-        # A helper thread of the running actor (its commit's thread pool).
-        running = self._running
-        return running if running is not None and running._busy else None
-
-    def _wait(self, done: Callable[[], bool], actor: Actor) -> None:
-        if not self._cv.wait_for(done, self.timeout):
-            where = f" (stopped before {actor.paused_at})" if actor.paused_at else ""
-            raise StuckActor(
-                f"actor {actor.name} did not reach its next step within {self.timeout} s{where}"
-            )
-
-    def close(self) -> None:
-        """Crash every actor still alive and stop their threads."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            for actor in self._actors.values():
-                actor.crash()
-        finally:
-            self._restore()
-            # A dead process's objects must never run their clean-up code (``__del__`` of a
-            # pending writer discards it). They are kept for the life of the interpreter;
-            # what else the run held (outcomes with their tracebacks, the log) is dropped.
-            for actor in self._actors.values():
-                actor.outcome = None
-                actor.paused_at = None
-                if actor.keep:
-                    _GRAVEYARD.append(actor.keep)
-            self._actors.clear()
-            self._threads.clear()
-            self._running = None
-            self.log = []
-
-    def __enter__(self) -> Scheduler:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        """``Interceptor(seam, self, ...)``: see there."""
+        return Interceptor(seam, self, error=error, pure=pure, streams=streams)
 
 
-def _connection_reset(op: str) -> BaseException:
-    return ConnectionResetError(104, f"Connection reset by peer (simulated: {op} answer lost)")
+class Interceptor:
+    """A seam whose method calls go through ``policy`` (see the module doc).
 
+    ``error`` makes the exception a `BEFORE` or `AFTER` fault raises (default: `StoreUnavailable`
+    for an `ObjectStore`, else ``ConnectionResetError``). Methods named in ``pure``
+    (helpers that never reach the store), private ones and attributes that are not methods
+    pass through. The results of the methods named in ``streams`` (the writer HDFS's
+    ``create`` returns) are intercepted too, as streams: their writes travel a pipeline that
+    drops duplicates, so a `RETRY` on one is a plain call.
+    """
 
-class Scheduled:
-    """A seam whose calls are steps of the calling actor (`Scheduler.wrap`)."""
+    _seam: Any
+    _policy: Policy
+    _error: ErrorFactory
+    _pure: frozenset[str]
+    _streams: frozenset[str]
+    _stream: bool
 
     def __init__(
         self,
-        scheduler: Scheduler,
         seam: Any,
-        transport_error: Callable[[str], BaseException],
-        pure: frozenset[str],
-        wrap_results: frozenset[str],
+        policy: Policy,
         *,
+        error: ErrorFactory | None = None,
+        pure: Iterable[str] = ("url", "fsspec"),
+        streams: Iterable[str] = (),
         stream: bool = False,
     ) -> None:
-        # A stream's writes travel a pipeline that drops duplicates: a `RETRY` fault on one
-        # is a plain call (a `LOSE` fault still breaks it).
-        object.__setattr__(self, "_stream", stream)
-        object.__setattr__(self, "_sched", scheduler)
         object.__setattr__(self, "_seam", seam)
-        object.__setattr__(self, "_transport_error", transport_error)
-        object.__setattr__(self, "_pure", pure)
-        object.__setattr__(self, "_wrap_results", wrap_results)
+        object.__setattr__(self, "_policy", policy)
+        object.__setattr__(self, "_error", error or _transport_error(seam))
+        object.__setattr__(self, "_pure", frozenset(pure))
+        object.__setattr__(self, "_streams", frozenset(streams))
+        object.__setattr__(self, "_stream", stream)
 
     @property
     def wrapped(self) -> Any:
         """The seam underneath."""
         return self._seam
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
 
     def __repr__(self) -> str:
         return repr(self._seam)
@@ -413,84 +237,135 @@ class Scheduled:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __iter__(self) -> Any:
+        return iter(self._seam)
+
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self._seam, name)
-        if not callable(value) or name.startswith("_") or name in self._pure:
-            return value
+        method = getattr(self._seam, name)
+        if not callable(method) or name.startswith("_") or name in self._pure:
+            return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            sched = self._sched
-            if sched._closed:
-                raise SchedulerClosed(f"{name}: the run of this scheduler is over")
-            actor = sched._current()
-            if actor is None:
-                return value(*args, **kwargs)
-            shown = args + tuple(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)
-            fault = actor._checkpoint(name, shown)
-            if fault == RETRY and not self._stream:
-                with contextlib.suppress(Exception):
-                    _settle(value(*args, **kwargs))
-            result = _settle(value(*args, **kwargs))
-            if fault == LOSE:
-                raise self._transport_error(name)
-            if name in self._wrap_results and result is not None:
-                return Scheduled(
-                    sched, result, self._transport_error, frozenset(), frozenset(), stream=True
-                )
-            return result
+            return self._intercept(name, method, args, kwargs)
 
         return call
 
+    def _intercept(
+        self, name: str, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = self._policy.decide(Call(name, args, kwargs))
+        if call is None:
+            return method(*args, **kwargs)
+        fault = call.fault
+        # close() cannot fail "before": Linux releases the descriptor even when close
+        # reports an error, so a failed close is one that took effect.
+        if fault == BEFORE and name != "close":
+            raise self._error(name, BEFORE, args)
+        if fault == RETRY and not self._stream:
+            with contextlib.suppress(Exception):
+                _settle(method(*args, **kwargs))
+        try:
+            result = _settle(method(*args, **kwargs))
+        except BaseException as exc:
+            self._policy.finished(call, exc)
+            raise
+        self._policy.finished(call, None)
+        if fault in (BEFORE, AFTER):
+            _release(self._seam, name, result)
+            raise self._error(name, fault if name == "close" else AFTER, args)
+        if name in self._streams and result is not None:
+            return Interceptor(result, self._policy, error=self._error, pure=(), stream=True)
+        return result
+
 
 def _settle(result: Any) -> Any:
-    """Make a lazy answer (a generator of listings) complete within its step."""
+    """Make a lazy answer (a generator of listing pages) happen within its call, so that
+    the call is what takes effect or fails."""
     if hasattr(result, "__next__") and not hasattr(result, "read"):
         return iter(list(result))
     return result
 
 
-def _sequential_publish() -> Callable[[], None]:
-    """Make the object-store protocols publish with one thread while a scheduler is open
-    (their order is then deterministic); return the function that restores it."""
+def _release(seam: Any, op: str, result: Any) -> None:
+    """Free what a call whose answer is lost returned: a read stream, or a descriptor from
+    ``open`` (the kernel never hands out a descriptor with an error). Best effort."""
     try:
-        from targets.fs.objectstore import parallel as _objectstore
-    except ImportError:  # pragma: no cover - the module is part of the package
-        return lambda: None
-    with _PUBLISH_LOCK:
-        _PUBLISH_USERS[0] += 1
-        if _PUBLISH_USERS[0] == 1:
-            _PUBLISH_SAVED[0] = _objectstore.PUBLISH_THREADS
-            _objectstore.PUBLISH_THREADS = 1
-    done = [False]
-
-    def restore() -> None:
-        with _PUBLISH_LOCK:
-            if done[0]:
-                return
-            done[0] = True
-            _PUBLISH_USERS[0] -= 1
-            if _PUBLISH_USERS[0] == 0:
-                _objectstore.PUBLISH_THREADS = _PUBLISH_SAVED[0]
-
-    return restore
+        if op == "open" and isinstance(result, int):
+            seam.close(result)
+        elif hasattr(result, "read") and hasattr(result, "close"):
+            result.close()
+    except Exception:
+        pass
 
 
-_GRAVEYARD: list[list[Any]] = []
+# -- the injector: faults by call number -----------------------------------------------------
 
 
-@atexit.register
-def _bury() -> None:
-    """At exit, let the kept objects go quietly: their clean-up code now meets closed
-    seams (`SchedulerClosed`), which nobody is left to hear."""
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        _GRAVEYARD.clear()
-        gc.collect()
-    finally:
-        sys.unraisablehook = hook
+class Injector(Policy):
+    """Numbers the calls made through the seams it wraps and fails the chosen ones.
 
+    ``fail`` maps call numbers (1-based) to a fault (`BEFORE`, `AFTER`, `RETRY`). ``rate``
+    fails every call with that probability instead (seeded by ``seed``; half `BEFORE`, half
+    `AFTER`). ``ops``: only calls of these method names are numbered and may fail (default:
+    every intercepted call). Calls from several threads are numbered in the order they
+    reach the injector; a sweep that needs the same numbering on every run makes the code
+    under test sequential.
+    """
 
-_PUBLISH_LOCK = threading.Lock()
-_PUBLISH_USERS = [0]
-_PUBLISH_SAVED: list[Any] = [None]
+    def __init__(
+        self,
+        *,
+        fail: Mapping[int, str] | None = None,
+        rate: float = 0.0,
+        seed: int | str | None = None,
+        ops: Iterable[str] | None = None,
+    ) -> None:
+        plan = dict(fail or {})
+        for n, fault in plan.items():
+            if fault not in FAULTS:
+                raise ValueError(f"fault {fault!r} for call {n} is not one of {FAULTS}")
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate={rate} is not a probability")
+        self.plan = plan
+        self.rate = rate
+        self.ops = None if ops is None else frozenset(ops)
+        self.calls: list[Call] = []
+        """Every numbered call, in order."""
+        self.enabled = True
+        """While False, calls are numbered and recorded but no fault is injected."""
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        """How many calls were numbered so far."""
+        return len(self.calls)
+
+    @property
+    def injected(self) -> list[Call]:
+        """The calls that got a fault."""
+        return [c for c in self.calls if c.fault is not None]
+
+    def effects(self, op: str | Iterable[str], where: Callable[[Call], bool] = bool) -> list[Call]:
+        """The calls of ``op`` (a name or several) that took effect and match ``where``."""
+        names = {op} if isinstance(op, str) else set(op)
+        return [c for c in self.calls if c.op in names and c.took_effect and where(c)]
+
+    def decide(self, call: Call) -> Call | None:
+        if self.ops is not None and call.op not in self.ops:
+            return None
+        with self._lock:
+            number = len(self.calls) + 1
+            fault = None
+            if self.enabled:
+                fault = self.plan.get(number)
+                if fault is None and self.rate and self._random.random() < self.rate:
+                    fault = self._random.choice((BEFORE, AFTER))
+            call = dataclasses.replace(call, kwargs=dict(call.kwargs), number=number, fault=fault)
+            self.calls.append(call)
+            return call
+
+    def finished(self, call: Call, error: BaseException | None) -> None:
+        if error is not None:
+            with self._lock:
+                self.calls[call.number - 1] = dataclasses.replace(call, error=type(error).__name__)

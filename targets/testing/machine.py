@@ -1,7 +1,7 @@
 """A Hypothesis state machine that searches for interleavings that break G1-G8.
 
 `TargetsMachine` starts writers on one file output and one directory output of a `World`
-(a store whose seam is wrapped by a `Scheduler`), lets them write, commit and abort
+(a store whose seam is intercepted by a `Scheduler`), lets them write, commit and abort
 through the public API, and between any two of their store calls lets another writer take
 a step, crashes one, loses or duplicates a response, reads the outputs, removes them, runs
 ``cleanup`` and ``recover``. After every step it checks what a reader would see:
@@ -30,7 +30,8 @@ Use it for a store of your own, or another commit strategy, by subclassing::
     TestPosix = PosixMachine.TestCase    # collected by pytest / unittest
 
 A violated guarantee raises `GuaranteeViolation` naming it; Hypothesis then shrinks the run
-and prints it as a program that replays it.
+and prints it as a program that replays it. `targets.testing.differential` runs the same
+rules on two worlds at once.
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ import targets
 from targets.errors import IncompleteCommit, TargetError, TargetExistsError, TargetNotFound
 from targets.fs import _manifest
 from targets.fs._names import SUCCESS
-from targets.testing.faults import LOSE, RETRY, Actor, Crashed, Scheduler
+from targets.testing.faults import LOSE, RETRY
+from targets.testing.scheduler import Actor, Crashed, Scheduler
 from targets.testing.worlds import CRASH, POWER_LOSS, World, WorldFactory
 
 __all__ = [
-    "DifferentialMachine",
     "GuaranteeViolation",
     "LibraryStrategy",
     "Strategy",
@@ -628,13 +629,7 @@ class TargetsMachine(RuleBasedStateMachine):
 
     def _ended(self, w: Writer, command: str, error: BaseException | None) -> None:
         if command == "open":
-            if error is None:
-                w.state = "open"
-                w.handle_token = w.handle.token if w.handle is not None else None
-            elif isinstance(error, TargetExistsError):
-                w.state = "lost"
-            else:
-                self._failed(w, command, error)
+            self._opened(w, error)
         elif command == "write":
             if isinstance(error, TargetExistsError):
                 w.state, w.error = "lost", error  # a store that checks a condition early
@@ -645,16 +640,28 @@ class TargetsMachine(RuleBasedStateMachine):
             if error is not None:
                 self._unexpected(repr(w), command, error)
         elif command == "commit":
-            self.overwriting[w.output].discard(w)
-            if w.if_exists == "overwrite":
-                self.protected[w.output] = None
-            if error is None:
-                w.state = "committed"
-                self.protected[w.output] = w
-            elif isinstance(error, (TargetExistsError, IncompleteCommit)):
-                w.state, w.error = "lost", error
-            else:
-                self._failed(w, command, error)
+            self._committed(w, error)
+
+    def _opened(self, w: Writer, error: BaseException | None) -> None:
+        if error is None:
+            w.state = "open"
+            w.handle_token = w.handle.token if w.handle is not None else None
+        elif isinstance(error, TargetExistsError):
+            w.state = "lost"
+        else:
+            self._failed(w, "open", error)
+
+    def _committed(self, w: Writer, error: BaseException | None) -> None:
+        self.overwriting[w.output].discard(w)
+        if w.if_exists == "overwrite":
+            self.protected[w.output] = None
+        if error is None:
+            w.state = "committed"
+            self.protected[w.output] = w
+        elif isinstance(error, (TargetExistsError, IncompleteCommit)):
+            w.state, w.error = "lost", error
+        else:
+            self._failed(w, "commit", error)
 
     def _failed(self, w: Writer, command: str, error: BaseException) -> None:
         w.state, w.error = "failed", error
@@ -682,135 +689,3 @@ def manifest_bytes(token: str, parts: dict[str, bytes], protocol: str) -> bytes:
 
     records = [PartRecord(n, len(d)) for n, d in parts.items()]
     return _manifest.encode(_manifest.build(token, records, protocol))
-
-
-# -- differential: one run, two stores -------------------------------------------------------
-
-
-class DifferentialMachine(RuleBasedStateMachine):
-    """Runs every step on two worlds at once (a simulated store and the real one) and
-    requires the same observable outcomes: the same store calls by each writer, the same
-    result of every command (success, or the same error class), and the same writer's
-    output at each path after every step. Each world's own G1-G8 checks run too.
-
-    Subclasses set ``worlds = (make_simulated, make_real)``::
-
-        class LocalDifferential(DifferentialMachine):
-            worlds = (PosixWorld, LocalDiskWorld)
-    """
-
-    worlds: ClassVar[tuple[WorldFactory, WorldFactory]]
-    faults: ClassVar[frozenset[str]] = frozenset({CRASH})
-
-    writers = Bundle("writers")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sides: list[TargetsMachine] = [
-            type("Side", (TargetsMachine,), {"world_factory": f, "faults": self.faults})()
-            for f in self.worlds
-        ]
-
-    def teardown(self) -> None:
-        for side in self.sides:
-            side.teardown()
-
-    def _both(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
-        return [getattr(side, method)(*args, **kwargs) for side in self.sides]
-
-    def _writers(self, number: int) -> list[Writer]:
-        return [side.all[number] for side in self.sides]
-
-    @property
-    def _sim(self) -> TargetsMachine:
-        return self.sides[0]
-
-    @initialize(target=writers, output=st.sampled_from(OUTPUTS))
-    def start_two_writers(self, output: str) -> Any:
-        """Two writers on one output, in both worlds."""
-        self._both("_start", output, "error")
-        self._both("_start", output, "error")
-        return multiple(len(self._sim.all) - 2, len(self._sim.all) - 1)
-
-    @precondition(lambda self: sum(w.alive for w in self.sides[0].all) < MAX_WRITERS)
-    @rule(target=writers, output=st.sampled_from(OUTPUTS))
-    def start_writer(self, output: str) -> int:
-        self._both("_start", output, "error")
-        return len(self._sim.all) - 1
-
-    @rule(writer=writers, part=st.sampled_from(PART_NAMES), big=st.booleans())
-    def write(self, writer: int, part: str, big: bool) -> None:
-        for side, w in zip(self.sides, self._writers(writer), strict=True):
-            side.write(w, part, big)
-
-    @rule(writer=writers, how=st.sampled_from(("commit", "commit", "abort")))
-    def end(self, writer: int, how: str) -> None:
-        for side, w in zip(self.sides, self._writers(writer), strict=True):
-            side.end(w, how)
-
-    @rule(output=st.sampled_from(OUTPUTS))
-    def commit_all(self, output: str) -> None:
-        self._both("commit_all", output)
-
-    @precondition(lambda self: any(w.actor.busy for w in self.sides[0].all))
-    @rule(index=st.integers(0, MAX_WRITERS - 1))
-    def step(self, index: int) -> None:
-        self._both("step", index)
-
-    @precondition(lambda self: sum(w.actor.busy for w in self.sides[0].all) > 1)
-    @rule()
-    def step_each(self) -> None:
-        self._both("step_each")
-
-    @rule(writer=writers)
-    def finish(self, writer: int) -> None:
-        for side, w in zip(self.sides, self._writers(writer), strict=True):
-            side.finish(w)
-
-    @rule(writer=writers)
-    def crash(self, writer: int) -> None:
-        for side, w in zip(self.sides, self._writers(writer), strict=True):
-            side.crash(w)
-
-    @precondition(lambda self: not self.sides[0]._anyone_busy())
-    @rule(output=st.sampled_from(OUTPUTS))
-    def remove(self, output: str) -> None:
-        self._both("remove", output)
-
-    @precondition(
-        lambda self: (
-            not any(w.alive for w in self.sides[0].all) and not self.sides[0]._anyone_busy()
-        )
-    )
-    @rule()
-    def cleanup_and_recover(self) -> None:
-        self._both("recover")
-        self._both("cleanup")
-
-    @invariant()
-    def same_outcomes(self) -> None:
-        """Both worlds agree on every writer's state, calls and errors, and on which
-        writer's output is at each path; each world keeps G1-G8."""
-        for side in self.sides:
-            side.outputs_are_whole()
-        sim, real = self.sides
-        for a, b in zip(sim.all, real.all, strict=True):
-            calls_a = [s.op for s in sim.scheduler.log if s.actor == a.actor.name]
-            calls_b = [s.op for s in real.scheduler.log if s.actor == b.actor.name]
-            if calls_a != calls_b:
-                raise AssertionError(f"{a!r} made {calls_a} on one store, {calls_b} on the other")
-            got = (a.state, type(a.error).__name__), (b.state, type(b.error).__name__)
-            if got[0] != got[1]:
-                raise AssertionError(f"{a!r} ended {got[0]} on one store, {got[1]} on the other")
-        for output in OUTPUTS:
-            seen = []
-            for side in self.sides:
-                exists, content = side._read(output)
-                seen.append(
-                    (
-                        exists,
-                        sorted(w.number for w in side._owners(output, content)) if exists else [],
-                    )
-                )
-            if seen[0] != seen[1]:
-                raise AssertionError(f"{output}: {seen[0]} on one store, {seen[1]} on the other")

@@ -2,14 +2,16 @@
 
 `MemoryObjectStore` keeps one bucket in memory and answers every `ObjectStore` call the
 way the real store does, so that the object-store commit protocols run unchanged against
-it (mounted with `ObjectStoreFS.mount`)::
+it. `mount_scheme` serves it under a URL scheme of your choice, so that targets reach it
+by URL until the scheme is closed::
 
-    from targets.fs.objectstore import ObjectStoreFS
-    from targets.testing.objectstore import MemoryObjectStore
+    import targets
+    from targets.testing.objectstore import MemoryObjectStore, mount_scheme
 
-    afs = ObjectStoreFS.mount(MemoryObjectStore("bucket", flavor="s3"))
-    with afs.open_output("bucket/out.csv") as w:
-        w.write(b"id\\n")
+    store = MemoryObjectStore("bucket", flavor="s3", scheme="memory-s3")
+    with mount_scheme("memory-s3", store):
+        targets.target("memory-s3://bucket/out.csv").write_text("id\\n")
+    assert store.objects() == {"out.csv": b"id\\n"}
 
 ``flavor="s3"``: conditional ``PutObject``/``CompleteMultipartUpload`` (``If-None-Match: *``
 decided atomically), multipart uploads invisible until completed and listable while
@@ -23,7 +25,9 @@ upload fixes its precondition when it is opened (checked there and at the last c
 cannot be listed (sessions expire by themselves).
 
 ``honour_conditions=False`` simulates a store that ignores conditional writes (some
-S3-compatible stores): conditional requests then overwrite. Every call is atomic (one lock).
+S3-compatible stores): conditional requests then overwrite. ``scheme`` (default ``s3`` or
+``gs``) is the scheme of the URLs the store names its objects by. Every call is atomic (one
+lock).
 """
 
 from __future__ import annotations
@@ -38,16 +42,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO
 
 from targets.errors import InvalidTarget
-from targets.fs.objectstore.store import (
+from targets.fs import register, unregister
+from targets.fs.objectstore import (
+    STALE_CLAIM_AFTER,
     NoSuchUpload,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    ObjectStoreFS,
     PreconditionFailed,
     UploadInfo,
 )
 
-__all__ = ["MemoryObjectStore"]
+__all__ = ["MemoryObjectStore", "MountedScheme", "mount_scheme"]
 
 FLAVORS = ("s3", "gcs")
 
@@ -85,12 +92,13 @@ class MemoryObjectStore(ObjectStore):
         part_size: int = 16,
         honour_conditions: bool = True,
         clock: Callable[[], _dt.datetime] = _now,
+        scheme: str | None = None,
     ) -> None:
         if flavor not in FLAVORS:
             raise ValueError(f"flavor={flavor!r} is not one of {FLAVORS}")
         self.bucket = bucket
         self.flavor = flavor
-        self.scheme = "s3" if flavor == "s3" else "gs"
+        self.scheme = scheme or ("s3" if flavor == "s3" else "gs")
         self.part_size = part_size
         self.honour_conditions = honour_conditions
         self._clock = clock
@@ -301,3 +309,62 @@ class MemoryObjectStore(ObjectStore):
         """The keys of uploads neither completed nor aborted (GCS's too)."""
         with self._lock:
             return sorted(u.key for u in self._uploads.values() if u.key.startswith(prefix))
+
+
+# -- serving stores by URL scheme --------------------------------------------------------------
+
+
+class MountedScheme:
+    """A URL scheme served by mounted stores until `close` (see `mount_scheme`)."""
+
+    def __init__(self, scheme: str, fs: ObjectStoreFS) -> None:
+        self.scheme = scheme
+        self.fs = fs
+        """The `ObjectStoreFS` that the scheme's URLs resolve to."""
+        self._open = True
+
+    def __repr__(self) -> str:
+        return f"<MountedScheme {self.scheme}://{'' if self._open else ' closed'}>"
+
+    def resolve(self, url: str, **storage_options: Any) -> tuple[ObjectStoreFS, str]:
+        """The factory registered for the scheme: ``(fs, "bucket/key")`` for ``url``."""
+        if storage_options:
+            raise InvalidTarget(
+                f"cannot open {url}: {self.scheme}:// takes no storage options, not "
+                f"{sorted(storage_options)}",
+                url,
+            )
+        _, _, path = url.partition("://")
+        return self.fs, path.strip("/")
+
+    def close(self) -> None:
+        """Stop serving the scheme: its URLs are unknown again."""
+        if self._open:
+            self._open = False
+            unregister(self.scheme)
+
+    def __enter__(self) -> MountedScheme:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def mount_scheme(
+    scheme: str, *stores: ObjectStore, stale_claim_after: float = STALE_CLAIM_AFTER
+) -> MountedScheme:
+    """Serve ``<scheme>://<bucket>/<key>`` with ``stores`` (one per bucket, any
+    `ObjectStore`: a `MemoryObjectStore`, one wrapped by `targets.testing.faults`, a real
+    bucket's adapter) through the object-store protocols, until the returned handle is
+    closed. ``targets.target(url)``, `targets.cleanup` and `targets.recover` then reach
+    them like any backend. A scheme already served raises `InvalidTarget`.
+
+    The URLs the filesystem gives back (``target.url``, error messages) are the stores'
+    own (`ObjectStore.url`): a store made with the same ``scheme`` names its objects by
+    the URLs that reach them. ``stale_claim_after`` is `ObjectStoreFS`'s.
+    """
+    mounted = MountedScheme(
+        scheme, ObjectStoreFS.mount(*stores, stale_claim_after=stale_claim_after)
+    )
+    register(scheme, mounted.resolve)
+    return mounted

@@ -1,186 +1,324 @@
-"""The stores a property machine can drive: one `World` per kind of store.
+"""The stores that the property machine and the fault sweep drive: one `World` per kind.
 
-A world makes a fresh store for each example, wraps its seam with the example's
-`Scheduler` (so the real backend code's calls become steps), says how to reach it
-(``url`` and storage ``options`` for `targets.target`), and lets the machine look at it
-directly (``files``), past the library, to check what a reader would see.
+A world is one store under a fresh root, and everything a test needs to know about it:
+
+- its seam, intercepted: ``World(policy)`` binds a policy (the machine's `Scheduler`) to
+  ``world.seam``, and ``world.fs(policy)`` is the backend's `AtomicFS` over the seam
+  intercepted by any other policy (a sweep's `Injector`, a fresh one per run);
+- how targets reach the bound seam: ``url(name)`` and the storage ``options`` for
+  `targets.target` (``target``, ``cleanup`` and ``recover`` use them). An object store is
+  served under a URL scheme of the world's own (``memory-s3-1://bucket/...``), registered
+  while the world is open;
+- what is in it, read directly past the library: ``files()``, ``dirs()``, ``uploads()``,
+  and from them ``physical()`` and ``leftovers()``;
+- what its commit protocol looks like at the seam: which calls publish an output
+  (``publish_target``), what a committed output consists of (``committed_names``), and
+  which name's creation is the commit (``marker``).
 
 Worlds here:
 
 - `PosixWorld`: `SimulatedPosix`, with power loss.
-- `LocalDiskWorld`: a real directory, through the real `PosixOps` (scheduled too).
+- `LocalDiskWorld`: a real directory, through the real `PosixOps`.
 - `HDFSWorld`: the HDFS namespace model, with lost and retried responses.
-- `ObjectStoreWorld`: a simulated S3 or GCS bucket, through the object-store protocols.
+- `ObjectStoreWorld`: a simulated S3 or GCS bucket (or a real bucket's `ObjectStore`),
+  through the object-store protocols.
 
-Write your own for another store: implement the abstract members (see `World`).
+Close a world when done (``close()``, or ``with``): it unregisters its scheme and removes
+its files. Write your own for another store: implement the abstract members (see `World`).
 """
 
 from __future__ import annotations
 
 import abc
+import itertools
 import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from targets.fs._names import parse_temp_name
-from targets.testing.faults import LOSE, RETRY, Scheduler
+import targets
+from targets.fs import AtomicFS, CleanupReport, filesystem
+from targets.fs._names import CLAIM, SUCCESS, parse_temp_name
+from targets.testing.faults import (
+    LOSE,
+    RETRY,
+    Call,
+    ErrorFactory,
+    Interceptor,
+    Policy,
+    hdfs_error,
+    object_store_error,
+    posix_error,
+)
 
-__all__ = ["HDFSWorld", "LocalDiskWorld", "ObjectStoreWorld", "PosixWorld", "World"]
+__all__ = [
+    "CRASH",
+    "POWER_LOSS",
+    "HDFSWorld",
+    "LocalDiskWorld",
+    "ObjectStoreWorld",
+    "PosixWorld",
+    "World",
+    "WorldFactory",
+]
 
 CRASH = "crash"
 POWER_LOSS = "power_loss"
 
 
 class World(abc.ABC):
-    """One store under test. Subclasses set the class attributes and implement the methods."""
+    """One store under test. Subclasses set the class attributes, make their store and
+    root, then call ``super().__init__(policy)``; and implement the abstract methods."""
 
+    name: str
+    """Which store this is, in reports (``"posix"``, ``"local"``, ``"hdfs"``, ``"s3"``...)."""
     kind: ClassVar[str]
     """``"posix"``, ``"hdfs"`` or ``"objectstore"``: which sabotage strategies apply."""
     faults: ClassVar[frozenset[str]] = frozenset({CRASH})
-    """Which faults the machine may inject: ``"crash"``, ``"lose"``, ``"retry"``,
-    ``"power_loss"``."""
+    """Which faults the machine may inject: ``"crash"``, `LOSE`, `RETRY`, ``"power_loss"``."""
     atomic_directories: ClassVar[bool] = True
     """Whether a directory output appears with its ``_SUCCESS`` in one step (a rename):
     then nothing may be at the path of an uncommitted directory output."""
-    marker_files: ClassVar[frozenset[str]] = frozenset({"_SUCCESS"})
+    directories: ClassVar[bool] = True
+    """Whether the store has directories (``dirs()`` lists them)."""
+    marker_files: ClassVar[frozenset[str]] = frozenset({SUCCESS})
     """Names inside a directory output that are the protocol's, not the writer's."""
+    publish_ops: ClassVar[frozenset[str]]
+    """The seam calls that can publish an output at its final path."""
+    error: ClassVar[ErrorFactory]
+    """What a fault at the seam raises (the seam's own transport error)."""
+    streams: ClassVar[frozenset[str]] = frozenset()
+    """Seam calls whose results are streams, intercepted too."""
 
-    scheduler: Scheduler
-    seam: Any
-    """The scheduled seam (what sabotage strategies talk to)."""
+    raw: Any
+    """The store's seam, not intercepted."""
+    root: str
+    """The seam path (or key prefix) everything of this world is under."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.scheduler = scheduler
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = Policy() if policy is None else policy
+        self.seam = self.intercept(self.policy)
+        """The seam intercepted by the world's policy: what targets reach, and what
+        sabotage strategies talk to."""
+
+    def intercept(self, policy: Policy) -> Any:
+        """The store's seam, its calls going through ``policy``."""
+        return Interceptor(self.raw, policy, error=type(self).error, streams=self.streams)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 (optional: most worlds hold nothing to release)
+        """Release the store (once the policy's run is over)."""
+
+    # -- reaching it through the library -------------------------------------------------
 
     @abc.abstractmethod
     def url(self, name: str) -> str:
         """The URL of the output ``name`` (a name ending in ``/`` is a directory output)."""
 
-    @property
     @abc.abstractmethod
-    def options(self) -> dict[str, Any]:
-        """Storage options for `targets.target` that reach the scheduled seam."""
+    def reach(self, seam: Any) -> dict[str, Any]:
+        """Storage options for `targets.target` that reach ``seam`` (one of this world's
+        seams, intercepted)."""
 
-    @abc.abstractmethod
+    @property
+    def options(self) -> dict[str, Any]:
+        """Storage options for `targets.target` that reach the world's seam."""
+        return self.reach(self.seam)
+
     def path(self, name: str) -> str:
         """The seam's path (or key) of the output ``name`` (without a trailing ``/``)."""
+        return posixpath.join(self.root, name.rstrip("/"))
 
-    @abc.abstractmethod
-    def files(self) -> dict[str, bytes]:
-        """Every file (object) under the root, by path relative to it, read directly."""
+    def fs_path(self, name: str) -> str:
+        """The path of the output ``name`` in `fs`."""
+        return self.path(name)
 
-    def dirs(self) -> set[str]:
-        """Every directory under the root, relative (stores without directories: none)."""
-        return set()
-
-    def leftovers(self) -> list[str]:
-        """What a cleanup must leave behind no more of: temporaries and pending uploads."""
-        found = {
-            p
-            for p in [*self.files(), *self.dirs()]
-            if any(parse_temp_name(seg) is not None for seg in p.split("/"))
-        }
-        return sorted(found)
+    def fs(self, policy: Policy | None = None) -> AtomicFS:
+        """The backend's filesystem over the seam intercepted by ``policy`` (default: the
+        world's own seam)."""
+        seam = self.seam if policy is None else self.intercept(policy)
+        return filesystem(self.url(""), **self.reach(seam))
 
     def target(self, name: str, **options: Any) -> Any:
         """The public target for the output ``name`` (``if_exists=`` and the like)."""
-        import targets
-
         return targets.target(self.url(name), **options, **self.options)
 
-    def cleanup(self, name: str, older_than: timedelta) -> Any:
-        import targets
-
+    def cleanup(self, name: str, older_than: timedelta) -> CleanupReport:
         return targets.cleanup(self.url(name), older_than=older_than, **self.options)
 
     def recover(self, name: str) -> str:
-        import targets
-
         return targets.recover(self.url(name), **self.options)
 
     def power_loss(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no power loss")
 
-    def close(self) -> None:  # noqa: B027 (optional: most worlds hold nothing to release)
-        """Release the store (after the scheduler closed)."""
+    # -- looking at it directly ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def names(self) -> list[str]:
+        """Every file (object) under the root, by path relative to it, listed directly."""
+
+    @abc.abstractmethod
+    def read(self, name: str) -> bytes:
+        """The content of the file ``name`` (relative to the root), read directly."""
+
+    def dirs(self) -> set[str]:
+        """Every directory under the root, relative (stores without directories: none)."""
+        return set()
+
+    def uploads(self) -> list[str]:
+        """The pending (created, neither completed nor aborted) uploads under the root,
+        relative (stores without uploads: none)."""
+        return []
+
+    def files(self) -> dict[str, bytes]:
+        """Every file (object) under the root with its content, read directly."""
+        return {n: self.read(n) for n in self.names()}
+
+    def physical(self) -> list[str]:
+        """Everything under the root: names relative to it, directories ending in ``/``,
+        pending uploads as ``upload:<name>``."""
+        found = [*self.names(), *(d + "/" for d in self.dirs())]
+        return sorted(found + [f"upload:{u}" for u in self.uploads()])
+
+    def leftovers(self) -> list[str]:
+        """What a cleanup must leave behind no more of: temporaries and pending uploads."""
+        return [
+            p
+            for p in self.physical()
+            if p.startswith("upload:")
+            or any(parse_temp_name(seg) is not None for seg in p.rstrip("/").split("/"))
+        ]
+
+    # -- its protocol, as seen at the seam ---------------------------------------------------
+
+    @abc.abstractmethod
+    def published(self, call: Call) -> str | None:
+        """The seam path that ``call``, one of `publish_ops`, creates or replaces."""
+
+    def publish_target(self, call: Call) -> str | None:
+        """The name (relative to the root) that ``call`` would publish, if it is a publish."""
+        if call.op not in self.publish_ops:
+            return None
+        dst = self.published(call)
+        if dst is None or not dst.startswith(self.root.rstrip("/") + "/"):
+            return None
+        return dst[len(self.root.rstrip("/")) + 1 :]
+
+    def marker(self, name: str, directory: bool) -> str:
+        """The raw name whose creation is the commit of the output ``name``."""
+        return name if self.atomic_directories or not directory else f"{name}/{SUCCESS}"
+
+    def committed_names(self, name: str, files: Collection[str] | None = None) -> set[str]:
+        """The raw names (as `physical` lists them) of the committed output ``name``: the
+        file, or for a directory output of ``files``, those, the markers and (stores with
+        directories) the directories."""
+        if files is None:
+            return {name}
+        found = {f"{name}/{f}" for f in [*files, *self.marker_files]}
+        if self.directories:
+            parents = {posixpath.dirname(f) for f in files} - {""}
+            found |= {f"{name}/"} | {f"{name}/{p}/" for p in parents}
+        return found
+
+
+WorldFactory = Callable[[Policy], World]
+"""Makes a fresh `World` for one example, bound to the example's policy."""
 
 
 # -- POSIX ---------------------------------------------------------------------------------
 
 
+def _files_of(tree: list[str]) -> list[str]:
+    """The files of a simulated store's ``tree()`` listing (directories end in ``/``)."""
+    return [p for p in tree if not p.endswith("/")]
+
+
+def _dirs_of(tree: list[str]) -> set[str]:
+    return {p.rstrip("/") for p in tree if p.endswith("/")}
+
+
 class _PosixTree(World):
     kind = "posix"
-    root: str
+    publish_ops = frozenset({"rename_flags", "link", "rename"})
+    error = posix_error
 
     def url(self, name: str) -> str:
         return "file://" + posixpath.join(self.root, name)
 
-    @property
-    def options(self) -> dict[str, Any]:
-        return {"ops": self.seam}
+    def reach(self, seam: Any) -> dict[str, Any]:
+        return {"ops": seam}
 
-    def path(self, name: str) -> str:
-        return posixpath.join(self.root, name.rstrip("/"))
+    def published(self, call: Call) -> str | None:
+        dst = str(call.args[1])
+        return dst if os.path.isabs(dst) else posixpath.join(self.root, dst)
 
 
 class PosixWorld(_PosixTree):
     """`SimulatedPosix`: crashes and power loss (durable state only survives)."""
 
+    name = "posix"
     faults = frozenset({CRASH, POWER_LOSS})
 
-    def __init__(self, scheduler: Scheduler, *, renameat2: bool = True) -> None:
+    def __init__(self, policy: Policy | None = None, *, renameat2: bool = True) -> None:
         from targets.testing.posix import SimulatedPosix
 
-        super().__init__(scheduler)
         self.sim = SimulatedPosix(renameat2=renameat2)
+        self.raw = self.sim
         self.root = "/store"
         self.sim.makedirs(self.root)
-        self.seam = scheduler.wrap(self.sim, pure={"fsspec"})
+        super().__init__(policy)
 
-    def files(self) -> dict[str, bytes]:
-        return {
-            p: self.sim.read_file(posixpath.join(self.root, p))
-            for p in self.sim.tree(self.root)
-            if not p.endswith("/")
-        }
+    def names(self) -> list[str]:
+        return _files_of(self.sim.tree(self.root))
+
+    def read(self, name: str) -> bytes:
+        return self.sim.read_file(posixpath.join(self.root, name))
 
     def dirs(self) -> set[str]:
-        return {p.rstrip("/") for p in self.sim.tree(self.root) if p.endswith("/")}
+        return _dirs_of(self.sim.tree(self.root))
 
     def power_loss(self) -> None:
         self.sim.power_loss()
 
 
 class LocalDiskWorld(_PosixTree):
-    """A real directory on the local disk, through the real `PosixOps`, scheduled."""
+    """A fresh directory on the local disk (under ``base``), through the real `PosixOps`."""
 
-    def __init__(self, scheduler: Scheduler, base: str | None = None) -> None:
+    name = "local"
+
+    def __init__(self, policy: Policy | None = None, base: str | None = None) -> None:
         from targets.fs.local import PosixOps
 
-        super().__init__(scheduler)
         self._tmp = tempfile.mkdtemp(prefix="targets-world-", dir=base)
         self.root = os.path.realpath(self._tmp)
-        self.seam = scheduler.wrap(PosixOps(), pure={"fsspec"})
+        self.raw = PosixOps()
+        super().__init__(policy)
 
-    def _walk(self) -> tuple[dict[str, bytes], set[str]]:
-        files: dict[str, bytes] = {}
+    def _walk(self) -> tuple[list[str], set[str]]:
+        files: list[str] = []
         dirs: set[str] = set()
         for top, subdirs, names in os.walk(self.root):
             rel = os.path.relpath(top, self.root)
-            for d in subdirs:
-                dirs.add(d if rel == "." else f"{rel}/{d}")
-            for n in names:
-                p = n if rel == "." else f"{rel}/{n}"
-                with open(os.path.join(top, n), "rb") as f:
-                    files[p] = f.read()
+            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            dirs.update(base + d for d in subdirs)
+            files += [base + n for n in names]
         return files, dirs
 
-    def files(self) -> dict[str, bytes]:
+    def names(self) -> list[str]:
         return self._walk()[0]
+
+    def read(self, name: str) -> bytes:
+        with open(os.path.join(self.root, name), "rb") as f:
+            return f.read()
 
     def dirs(self) -> set[str]:
         return self._walk()[1]
@@ -196,77 +334,71 @@ class HDFSWorld(World):
     """The HDFS namespace model (`HDFSModel`) through the real HDFS backend: crashes, lost
     responses (a transport error after the call took effect) and retried calls."""
 
+    name = "hdfs"
     kind = "hdfs"
     faults = frozenset({CRASH, LOSE, RETRY})
+    publish_ops = frozenset({"rename", "rename_old"})
+    error = hdfs_error
+    streams = frozenset({"create"})
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, policy: Policy | None = None) -> None:
         from targets.testing.hdfs_model import HDFSModel
 
-        super().__init__(scheduler)
         self.model = HDFSModel()
+        self.raw = self.model
         self.root = "/store"
         self.model.mkdirs(self.root, create_parent=True)
-        self.seam = scheduler.wrap(self.model, wrap_results={"create"})
+        super().__init__(policy)
+
+    def intercept(self, policy: Policy) -> Any:
+        # The model has no helpers that stay off the store: every method is a call.
+        return Interceptor(self.raw, policy, error=hdfs_error, pure=(), streams=self.streams)
 
     def url(self, name: str) -> str:
         return "hdfs://model" + posixpath.join(self.root, name)
 
-    @property
-    def options(self) -> dict[str, Any]:
-        return {"client": self.seam}
+    def reach(self, seam: Any) -> dict[str, Any]:
+        return {"client": seam}
 
-    def path(self, name: str) -> str:
-        return posixpath.join(self.root, name.rstrip("/"))
+    def names(self) -> list[str]:
+        return _files_of(self.model.tree(self.root))
 
-    def files(self) -> dict[str, bytes]:
-        return {
-            p: self.model.read_file(posixpath.join(self.root, p))
-            for p in self.model.tree(self.root)
-            if not p.endswith("/")
-        }
+    def read(self, name: str) -> bytes:
+        return self.model.read_file(posixpath.join(self.root, name))
 
     def dirs(self) -> set[str]:
-        return {p.rstrip("/") for p in self.model.tree(self.root) if p.endswith("/")}
+        return _dirs_of(self.model.tree(self.root))
+
+    def published(self, call: Call) -> str | None:
+        return str(call.args[1])
 
 
 # -- object stores ---------------------------------------------------------------------------
 
-
-def _store_unavailable(op: str) -> BaseException:
-    from targets.errors import StoreUnavailable
-
-    return StoreUnavailable(f"the store did not answer {op} (simulated: the answer was lost)")
-
-
-def mounted_target(afs: Any, path: str, *, directory: bool, **options: Any) -> Any:
-    """A `FileTarget` or `DirectoryTarget` over an `AtomicFS` that no URL reaches (a
-    mounted `ObjectStoreFS`): the target layer resolves URLs only for registered backends."""
-    import targets
-
-    cls = targets.DirectoryTarget if directory else targets.FileTarget
-    t = cls.__new__(cls)
-    t._location, t._options, t.fs, t.path = path, {}, afs, path
-    if not directory:
-        t.format = None
-    t.if_exists = options.get("if_exists", "error")
-    t.guarantee = options.get("guarantee", "strict")
-    t.durable = options.get("durable", True)
-    return t
+_SCHEMES = itertools.count(1)
 
 
 class ObjectStoreWorld(World):
     """A simulated S3 (``flavor="s3"``) or GCS (``"gcs"``) bucket (`MemoryObjectStore`),
-    mounted with `ObjectStoreFS.mount`: crashes, lost responses (`StoreUnavailable` after
-    the request took effect) and requests retried after a lost response."""
+    through the object-store protocols: crashes, lost responses (`StoreUnavailable` after
+    the request took effect) and requests retried after a lost response.
+
+    Its outputs are reached by URLs of a scheme of its own (``memory-s3-<n>://bucket/...``,
+    ``world-<flavor>-<n>://`` for a store it was given), served by the intercepted store
+    until the world closes.
+    """
 
     kind = "objectstore"
     faults = frozenset({CRASH, LOSE, RETRY})
     atomic_directories = False
-    marker_files = frozenset({"_SUCCESS", "_targets_claim"})
+    directories = False
+    marker_files = frozenset({SUCCESS, CLAIM})
+    publish_ops = frozenset({"put", "complete_upload", "copy"})
+    error = object_store_error
 
     def __init__(
         self,
-        scheduler: Scheduler,
+        policy: Policy | None = None,
         *,
         flavor: str = "s3",
         store: Any = None,
@@ -275,50 +407,63 @@ class ObjectStoreWorld(World):
     ) -> None:
         """``store``: an `ObjectStore` to drive instead of a fresh simulated one (a real
         bucket's adapter, ``S3FS(...).store(bucket)``: then ``root`` should be a fresh
-        prefix)."""
-        from targets.fs.objectstore import ObjectStoreFS
-        from targets.testing.objectstore import MemoryObjectStore
+        prefix; ``flavor`` names the store in reports)."""
+        from targets.testing.objectstore import MemoryObjectStore, mount_scheme
 
-        super().__init__(scheduler)
+        number = next(_SCHEMES)
         if store is None:
-            store = MemoryObjectStore("bucket", flavor=flavor, part_size=part_size)
-        self.store = store
-        self.flavor = flavor
+            self.scheme = f"memory-{flavor}-{number}"
+            store = MemoryObjectStore(
+                "bucket", flavor=flavor, part_size=part_size, scheme=self.scheme
+            )
+        else:
+            self.scheme = f"world-{flavor}-{number}"
+        self.raw = self.store = store
+        self.name = self.flavor = flavor
         self.root = root
-        self.seam = scheduler.wrap(self.store, transport_error=_store_unavailable, pure={"url"})
-        self.afs = ObjectStoreFS.mount(self.seam, stale_claim_after=0.0)
+        super().__init__(policy)
+        self._mounted = mount_scheme(self.scheme, self.seam, stale_claim_after=0.0)
+
+    def close(self) -> None:
+        self._mounted.close()
 
     def url(self, name: str) -> str:
-        return self.store.url(self.path(name)) + ("/" if name.endswith("/") else "")
+        return f"{self.scheme}://{self.fs_path(name)}" + ("/" if name.endswith("/") else "")
 
-    @property
-    def options(self) -> dict[str, Any]:
+    def reach(self, seam: Any) -> dict[str, Any]:
+        if seam is not self.seam:
+            raise ValueError("URLs of an object-store world reach its own seam only; use fs()")
         return {}
 
-    def path(self, name: str) -> str:
-        return posixpath.join(self.root, name.rstrip("/"))
+    def fs_path(self, name: str) -> str:
+        return f"{self.store.bucket}/{self.path(name)}"
 
-    def target(self, name: str, **options: Any) -> Any:
-        path = f"{self.store.bucket}/{self.path(name)}"
-        return mounted_target(self.afs, path, directory=name.endswith("/"), **options)
+    def fs(
+        self, policy: Policy | None = None, *, store: Any = None, stale_claim_after: float = 0.0
+    ) -> AtomicFS:
+        """The store (or ``store``, another client of the same bucket) through ``policy``;
+        claims count as abandoned after ``stale_claim_after`` seconds (0: at once, for a
+        single writer whose leftovers `recover` may settle right away)."""
+        from targets.fs.objectstore import ObjectStoreFS
 
-    def cleanup(self, name: str, older_than: timedelta) -> Any:
-        return self.afs.cleanup(f"{self.store.bucket}/{self.path(name)}", older_than=older_than)
+        seam: Any = Interceptor(
+            self.store if store is None else store, policy or self.policy, error=type(self).error
+        )
+        return ObjectStoreFS.mount(seam, stale_claim_after=stale_claim_after)
 
-    def recover(self, name: str) -> str:
-        return str(self.afs.recover(f"{self.store.bucket}/{self.path(name)}"))
-
-    def files(self) -> dict[str, bytes]:
+    def names(self) -> list[str]:
         base = self.root + "/"
-        keys = sorted(o.key for o in self.store.list(base))
-        return {k[len(base) :]: self.store.get(k) for k in keys}
+        return sorted(o.key[len(base) :] for o in self.store.list(base))
 
-    def leftovers(self) -> list[str]:
+    def read(self, name: str) -> bytes:
+        data: bytes = self.store.get(f"{self.root}/{name}")
+        return data
+
+    def uploads(self) -> list[str]:
         # GCS's resumable sessions cannot be listed (they expire by themselves): a GCS
-        # store lists no uploads, and none are counted.
-        pending = [f"upload:{u.key}" for u in self.store.list_uploads(self.root + "/")]
-        return sorted([*super().leftovers(), *pending])
+        # store lists none.
+        base = self.root + "/"
+        return sorted(u.key[len(base) :] for u in self.store.list_uploads(base))
 
-
-WorldFactory = Callable[[Scheduler], World]
-"""Makes a fresh `World` for one example."""
+    def published(self, call: Call) -> str | None:
+        return str(call.args[1] if call.op == "copy" else call.args[0])

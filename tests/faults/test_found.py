@@ -1,7 +1,7 @@
 """What the fault sweep (test_sweep.py) found, one small test each; every one of them failed
 before its fix in the library (docs/reliability.md tells the story).
 
-The faults are injected at the store seam by number (`targets.testing.injection`): a dry
+The faults are injected at the store seam by number (`targets.testing.faults`): a dry
 run finds the number of the call of interest, a second run fails it.
 """
 
@@ -22,8 +22,7 @@ from targets.fs.hdfs import HDFS
 from targets.fs.local import LocalFS, PosixOps
 from targets.fs.objectstore import ObjectStoreFS
 from targets.fs.objectstore import parallel as _objectstore
-from targets.testing.hdfs_model import HDFSModel
-from targets.testing.injection import (
+from targets.testing.faults import (
     AFTER,
     BEFORE,
     Call,
@@ -32,6 +31,7 @@ from targets.testing.injection import (
     object_store_error,
     posix_error,
 )
+from targets.testing.hdfs_model import HDFSModel
 from targets.testing.objectstore import MemoryObjectStore
 
 

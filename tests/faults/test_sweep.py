@@ -34,17 +34,9 @@ from targets.errors import (
 from targets.fs._names import SUCCESS
 from targets.fs.base import AtomicFS
 from targets.fs.objectstore import parallel as _objectstore
-from targets.testing.injection import AFTER, BEFORE, Injector
-from tests.faults._worlds import (
-    DIRECTORY,
-    FILE_SIZES,
-    GCSWorld,
-    HDFSWorld,
-    LocalWorld,
-    S3World,
-    World,
-    payload,
-)
+from targets.testing.faults import AFTER, BEFORE, Injector
+from targets.testing.worlds import World
+from tests.faults._worlds import DIRECTORY, FILE_SIZES, enforces, open_world, payload
 
 COMMITS = ("small", "multipart", "directory")
 
@@ -125,7 +117,7 @@ def commit(fs: AtomicFS, path: str, kind: str, label: str) -> BaseException | No
 
 def state(world: World, fs: AtomicFS, name: str, kind: str) -> str:
     """``"absent"`` or ``"complete"``; anything else is a description of what is wrong."""
-    path = world.path(name)
+    path = world.fs_path(name)
     if kind != "directory":
         if not fs.exists(path):
             return "absent"
@@ -159,7 +151,8 @@ def mine(entry: str, name: str) -> bool:
 def run_once(world: World, kind: str, n: int, when: str, tally: collections.Counter) -> list[str]:
     """One faulted commit and its checks; the problems found (empty if none)."""
     name = f"{kind}-{n}-{when}"
-    path = world.path(name)
+    path = world.fs_path(name)
+    files = DIRECTORY if kind == "directory" else None
     inj = Injector(fail={n: when})
     exc = commit(world.fs(inj), path, kind, name)
     observer = Injector()
@@ -193,27 +186,28 @@ def run_once(world: World, kind: str, n: int, when: str, tally: collections.Coun
         if after not in ("absent", "complete") or (first == "complete" and after != first):
             problems.append(f"{where}: after recover the output is {after}")
     settled = state(world, plain, name, kind)
-    left = [e for e in world.physical() if mine(e, name)]
-    if inj.calls[n - 1].op == "create_upload" and when == AFTER:
-        # A GCS resumable session whose id never reached the protocol: GCS cannot list
-        # sessions (it drops them after a week); only the adapter's own record shows it.
-        left = [e for e in left if not e.startswith("session:")]
-    if settled == "complete":
-        left = [e for e in left if e not in world.committed_names(name, kind == "directory")]
-    if left:
+    # A GCS resumable session whose id never reached the protocol: GCS cannot list
+    # sessions (it drops them after a week); only the adapter's own record shows it.
+    lost_session = inj.calls[n - 1].op == "create_upload" and when == AFTER
+    keep = world.committed_names(name, files) if settled == "complete" else set()
+
+    def left_behind() -> list[str]:
+        return [
+            e
+            for e in world.physical()
+            if mine(e, name) and e not in keep and not (lost_session and e.startswith("session:"))
+        ]
+
+    if left_behind():
         tally["cleaned"] += 1
         plain.cleanup(path, older_than=timedelta(0))
-        left = [e for e in world.physical() if mine(e, name)]
-        if inj.calls[n - 1].op == "create_upload" and when == AFTER:
-            left = [e for e in left if not e.startswith("session:")]
-        if settled == "complete":
-            left = [e for e in left if e not in world.committed_names(name, kind == "directory")]
+        left = left_behind()
         if left:
             problems.append(f"{where}: left behind after recover and cleanup: {left}")
 
     # A pipeline's retry: write the output unless it exists. Where the store enforces the
     # condition of this commit path, a blind retry must be refused too.
-    if settled == "complete" and world.enforces(kind):
+    if settled == "complete" and enforces(world, kind):
         retry = classify(commit(plain, path, kind, name))
         if retry != "conflict":
             problems.append(f"{where}: a blind retry ended {retry}, expected a conflict")
@@ -238,22 +232,9 @@ def sequential(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_objectstore, "PUBLISH_THREADS", 1)
 
 
-def make_world(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> World:
-    if backend == "local":
-        return LocalWorld(str(tmp_path))
-    if backend == "hdfs":
-        return HDFSWorld()
-    if backend == "s3":
-        s3 = request.getfixturevalue("s3_server")
-        return S3World(s3["options"], s3["bucket"])
-    from tests.fixtures.gcs import BUCKET
-
-    return GCSWorld(request.getfixturevalue("gcs_server").options(), BUCKET)
-
-
 def sweep(world: World, kind: str) -> tuple[int, collections.Counter, list[str]]:
     dry = Injector()
-    exc = commit(world.fs(dry), world.path(f"{kind}-dry"), kind, f"{kind}-dry")
+    exc = commit(world.fs(dry), world.fs_path(f"{kind}-dry"), kind, f"{kind}-dry")
     assert exc is None, f"the dry run failed: {exc}"
     tally: collections.Counter = collections.Counter()
     problems: list[str] = []
@@ -276,8 +257,8 @@ CASES = [
 def test_a_fault_at_any_operation_leaves_the_output_absent_or_whole_and_a_retry_converges(
     backend: str, kind: str, request: pytest.FixtureRequest, tmp_path: Any, sequential: None
 ) -> None:
-    world = make_world(backend, request, tmp_path)
-    operations, tally, problems = sweep(world, kind)
+    with open_world(backend, request, tmp_path) as world:
+        operations, tally, problems = sweep(world, kind)
     print(
         f"\n{world.name} {kind}: {operations} operations, {2 * operations} faulted runs: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tally.items()))

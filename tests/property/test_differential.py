@@ -20,8 +20,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from targets.fs.gcs import GCSFS
 from targets.fs.s3 import S3FS
-from targets.testing.machine import DifferentialMachine
-from targets.testing.objectstore import MemoryObjectStore
+from targets.testing.differential import DifferentialMachine
 from targets.testing.worlds import LocalDiskWorld, ObjectStoreWorld, PosixWorld
 
 # A thorough run takes many minutes per machine; a hang is caught by the scheduler's own
@@ -45,8 +44,7 @@ TestLocalDifferential = LocalDifferential.TestCase
 
 def _run_against(real_store, flavor: str) -> None:
     def simulated(scheduler):
-        store = MemoryObjectStore("bucket", flavor=flavor, part_size=real_store.part_size)
-        return ObjectStoreWorld(scheduler, store=store, flavor=flavor)
+        return ObjectStoreWorld(scheduler, flavor=flavor, part_size=real_store.part_size)
 
     def real(scheduler):
         root = f"diff-{uuid.uuid4().hex[:12]}"

@@ -5,7 +5,7 @@ Per backend and round, 4 outputs (2 files, one of them larger than a multipart p
 directories), each written by 4 writer threads at once and read by 2 reader threads in a
 loop. Faults, all from fixed seeds, loopback only:
 
-- at the store seam of every writer (`targets.testing.injection`): each call fails, half
+- at the store seam of every writer (`targets.testing.faults`): each call fails, half
   before it takes effect, half after, with a probability per backend that makes about one
   commit in four meet a fault;
 - on the wire for S3 and GCS (`targets.testing.proxy`, between the clients and moto /
@@ -39,18 +39,10 @@ import pytest
 from targets.errors import TargetError
 from targets.fs import objectstore as _objectstore
 from targets.fs.base import AtomicFS
-from targets.testing.injection import Injector, hdfs_error, posix_error
+from targets.testing.faults import Injector
 from targets.testing.proxy import Proxy, Request
-from tests.faults._worlds import (
-    DIRECTORY,
-    FILE_SIZES,
-    GCSWorld,
-    HDFSWorld,
-    LocalWorld,
-    S3World,
-    World,
-    payload,
-)
+from targets.testing.worlds import ObjectStoreWorld, World
+from tests.faults._worlds import DIRECTORY, FILE_SIZES, open_world, payload
 from tests.faults.test_sweep import classify, commit, mine
 from tests.soak.history import ABSENT, CORRUPT, ERROR, FAIL, OK, UNKNOWN, History, check
 
@@ -97,9 +89,11 @@ class Soak:
         self.plain = self._fs(Injector(), stale_claim_after=0.0)
 
     def _fs(self, injector: Injector, stale_claim_after: float) -> AtomicFS:
-        if isinstance(self.world, (LocalWorld, HDFSWorld)):
-            return self.world.fs(injector)
-        return self.world.fs(injector, self.writer_store, stale_claim_after)  # type: ignore[call-arg]
+        if isinstance(self.world, ObjectStoreWorld):
+            return self.world.fs(
+                injector, store=self.writer_store, stale_claim_after=stale_claim_after
+            )
+        return self.world.fs(injector)
 
     def tally(self, injector: Injector) -> None:
         with self._lock:
@@ -107,24 +101,12 @@ class Soak:
 
     def writer_fs(self, seed: str) -> tuple[AtomicFS, Injector]:
         injector = Injector(rate=self.rate, seed=seed)
-        return self._writer_fs(injector), injector
-
-    def _writer_fs(self, injector: Injector) -> AtomicFS:
-        if isinstance(self.world, LocalWorld):
-            from targets.fs.local import LocalFS, PosixOps
-
-            return LocalFS(injector.wrap(PosixOps(), error=posix_error))
-        if isinstance(self.world, HDFSWorld):
-            from targets.fs.hdfs import HDFS
-
-            client = injector.wrap(self.world.model, error=hdfs_error, pure=(), streams=("create",))
-            return HDFS(client, authority="model")
-        return self._fs(injector, _objectstore.STALE_CLAIM_AFTER)
+        return self._fs(injector, _objectstore.STALE_CLAIM_AFTER), injector
 
 
 def identify(fs: AtomicFS, world: World, name: str, kind: str, labels: list[str]) -> str:
     """What a reader sees at the output ``name``: absent, a writer's label, or corrupt."""
-    path = world.path(name)
+    path = world.fs_path(name)
     if kind != "directory":
         if not fs.exists(path):
             return ABSENT
@@ -161,7 +143,7 @@ def run_round(soak: Soak, history: History, backend: str, n: int, problems: list
         label = labels[name][w]
         fs, injector = soak.writer_fs(f"{backend}-{label}")
         op = history.invoke(names[name], "write", f"w{w}", writer=label)
-        exc = commit(fs, world.path(names[name]), kind, label)
+        exc = commit(fs, world.fs_path(names[name]), kind, label)
         soak.tally(injector)
         verdict = classify(exc)
         if verdict == "escaped":
@@ -200,7 +182,7 @@ def run_round(soak: Soak, history: History, backend: str, n: int, problems: list
     for t in readers:
         t.join(30)
     for name, kind in outputs:
-        path = world.path(names[name])
+        path = world.fs_path(names[name])
         soak.plain.recover(path)
         try:
             final = identify(soak.plain, world, names[name], kind, labels[name])
@@ -212,7 +194,7 @@ def run_round(soak: Soak, history: History, backend: str, n: int, problems: list
         committed = history.final[names[name]] != ABSENT
         left = [e for e in world.physical() if mine(e, names[name])]
         if committed:
-            keep = world.committed_names(names[name], kind == "directory")
+            keep = world.committed_names(names[name], DIRECTORY if kind == "directory" else None)
             left = [e for e in left if e not in keep]
         if left:
             problems.append(f"{backend} {names[name]}: left behind after cleanup: {left}")
@@ -237,21 +219,17 @@ def wire_faults(proxy: Proxy, seed: str) -> collections.Counter[str]:
     return collections.Counter()
 
 
-def soak_backend(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> None:
-    proxy: Proxy | None = None
-    if backend == "local":
-        soak = Soak(LocalWorld(str(tmp_path)))
-    elif backend == "hdfs":
-        soak = Soak(HDFSWorld())
-    elif backend == "s3":
+def through_proxy(backend: str, request: pytest.FixtureRequest) -> tuple[Proxy | None, Any]:
+    """For S3 and GCS: a proxy in front of the session's server, and a client of the bucket
+    that reaches it through the proxy (the writers' store)."""
+    if backend == "s3":
         from targets.fs.s3 import S3FS
 
         s3 = request.getfixturevalue("s3_server")
         proxy = Proxy(s3["endpoint"])
-        world: World = S3World(s3["options"], s3["bucket"])
         through = S3FS(**{**s3["options"], "endpoint_url": proxy.endpoint}).store(s3["bucket"])
-        soak = Soak(world, through)
-    else:
+        return proxy, through
+    if backend == "gcs":
         from gcsfs.core import GCSFileSystem
 
         from targets.fs.gcs import GCSStore
@@ -259,46 +237,52 @@ def soak_backend(backend: str, request: pytest.FixtureRequest, tmp_path: Any) ->
 
         server = request.getfixturevalue("gcs_server")
         proxy = Proxy(server.endpoint)
-        world = GCSWorld(server.options(), BUCKET)
         gcs = GCSFileSystem(
             **{**server.options(), "endpoint_url": proxy.endpoint}, skip_instance_cache=True
         )
-        soak = Soak(world, GCSStore(gcs, BUCKET, part_size=256 << 10))
-    if proxy is not None:
-        wire_faults(proxy, f"wire-{backend}")
-    history = History()
-    problems: list[str] = []
-    started = time.monotonic()
-    rounds = 0
-    try:
-        for n in range(ROUNDS):
-            if time.monotonic() - started > SECONDS:
-                break
-            run_round(soak, history, backend, n, problems)
-            rounds += 1
-    finally:
+        return proxy, GCSStore(gcs, BUCKET, part_size=256 << 10)
+    return None, None
+
+
+def soak_backend(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> None:
+    with open_world(backend, request, tmp_path) as world:
+        proxy, through = through_proxy(backend, request)
+        soak = Soak(world, through)
         if proxy is not None:
-            proxy.close()
-    elapsed = time.monotonic() - started
-    counts = collections.Counter(
-        f"{op.kind} {op.result if op.result in SUMMARY else 'output'}" for op in history.ops
-    )
-    errors = [op.detail for op in history.ops if op.result == ERROR]
-    winners = sum(1 for v in history.final.values() if v != ABSENT)
-    wire = collections.Counter(s.outcome for s in proxy.log) if proxy is not None else {}
-    print(
-        f"\nsoak {backend}: {rounds} rounds in {elapsed:.0f} s, {len(history.final)} outputs "
-        f"({winners} committed), {sum(counts.values())} operations: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + f"; seam faults: {dict(soak.injected)}"
-        + (f"; wire: {dict(wire)}" if wire else "")
-        + (f"; read errors: {errors[:3]}" if errors else "")
-    )
-    violations = check(history)
-    assert rounds >= 3, f"only {rounds} rounds ran in {SECONDS:.0f} s"
-    assert counts["write ok"] >= rounds, "most outputs should commit despite the faults"
-    assert not problems, "\n".join(problems[:20])
-    assert not violations, "\n".join(violations[:20])
+            wire_faults(proxy, f"wire-{backend}")
+        history = History()
+        problems: list[str] = []
+        started = time.monotonic()
+        rounds = 0
+        try:
+            for n in range(ROUNDS):
+                if time.monotonic() - started > SECONDS:
+                    break
+                run_round(soak, history, backend, n, problems)
+                rounds += 1
+        finally:
+            if proxy is not None:
+                proxy.close()
+        elapsed = time.monotonic() - started
+        counts = collections.Counter(
+            f"{op.kind} {op.result if op.result in SUMMARY else 'output'}" for op in history.ops
+        )
+        errors = [op.detail for op in history.ops if op.result == ERROR]
+        winners = sum(1 for v in history.final.values() if v != ABSENT)
+        wire = collections.Counter(s.outcome for s in proxy.log) if proxy is not None else {}
+        print(
+            f"\nsoak {backend}: {rounds} rounds in {elapsed:.0f} s, {len(history.final)} outputs "
+            f"({winners} committed), {sum(counts.values())} operations: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + f"; seam faults: {dict(soak.injected)}"
+            + (f"; wire: {dict(wire)}" if wire else "")
+            + (f"; read errors: {errors[:3]}" if errors else "")
+        )
+        violations = check(history)
+        assert rounds >= 3, f"only {rounds} rounds ran in {SECONDS:.0f} s"
+        assert counts["write ok"] >= rounds, "most outputs should commit despite the faults"
+        assert not problems, "\n".join(problems[:20])
+        assert not violations, "\n".join(violations[:20])
 
 
 @pytest.mark.parametrize("backend", ["local", "hdfs", "s3", "gcs"])
