@@ -32,6 +32,7 @@ lock).
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -257,7 +258,7 @@ class MemoryObjectStore(ObjectStore):
             ]
         return iter(found)
 
-    def list_dir(self, prefix: str) -> tuple[list[ObjectInfo], list[str]]:
+    def list_dir(self, prefix: str) -> tuple[builtins.list[ObjectInfo], builtins.list[str]]:
         with self._lock:
             self.calls.append(("list_dir", prefix))
             objects, prefixes = [], set()
@@ -305,7 +306,7 @@ class MemoryObjectStore(ObjectStore):
         with self._lock:
             return {k: o.data for k, o in sorted(self._objects.items()) if k.startswith(prefix)}
 
-    def pending_uploads(self, prefix: str = "") -> list[str]:
+    def pending_uploads(self, prefix: str = "") -> builtins.list[str]:
         """The keys of uploads neither completed nor aborted (GCS's too)."""
         with self._lock:
             return sorted(u.key for u in self._uploads.values() if u.key.startswith(prefix))

@@ -43,9 +43,10 @@ class _Staged(WriterHandle):
         self.world, self.seam = world, world.seam
         self.directory = output.endswith("/")
         self.final = world.path(output)
-        self.token = new_token()
+        token = self.token = new_token()
         parent, name = posixpath.split(self.final)
-        self.tmp = posixpath.join(parent, temp_name(name, self.token))
+        self.tmp = posixpath.join(parent, temp_name(name, token))
+        self._token = token
         self.check = check
         self.parts: dict[str, bytes] = {}
         self.data = bytearray()
@@ -61,7 +62,7 @@ class _Staged(WriterHandle):
 
     def commit(self) -> None:
         if self.directory:
-            manifest = manifest_bytes(self.token, self.parts, "sabotage")
+            manifest = manifest_bytes(self._token, self.parts, "sabotage")
             self._write_file(posixpath.join(self.tmp, SUCCESS), manifest)
         else:
             self._write_file(self.tmp, bytes(self.data))

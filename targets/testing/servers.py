@@ -204,7 +204,7 @@ def _moto_in_process(port: int, min_part_size: int | None) -> Iterator[None]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    saved = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE
+    saved = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE  # type: ignore[attr-defined]
     if min_part_size is not None:
         moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = min_part_size  # type: ignore[attr-defined]
     _serialize_conditional_writes()
