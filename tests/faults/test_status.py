@@ -169,8 +169,9 @@ def test_a_conflict_refusal_once_is_retried_and_the_commit_succeeds(backend: Any
 def test_an_always_503_store_ends_within_the_retry_budget_with_the_claim_released(
     backend: Any,
 ) -> None:
-    """Every request of the commit is answered 503: the claim, then the look at the claim.
-    The writer stops after one request's retries and the look's retries; nothing is left."""
+    """Every request of the commit is answered 503: the claim (and the listing of the
+    prefix, sent with it), then the look at the claim. The writer stops after the claim's
+    and the listing's retries (at the same time) and the look's; nothing is left."""
     name, proxy, root = backend
     case = CASES[3]
     prefix = root.url.split("/", 3)[3]
@@ -188,7 +189,8 @@ def test_an_always_503_store_ends_within_the_retry_budget_with_the_claim_release
     with pytest.raises(StoreUnavailable) as info:
         write_dir(root, "table")
     elapsed = time.monotonic() - started
-    assert answered(proxy) == 2 * case.sends[name], proxy.log  # the claim, and one look
+    # the claim and the listing sent with it, and one look
+    assert answered(proxy) == 3 * case.sends[name], proxy.log
     assert elapsed < 10, f"{elapsed:.1f} s"
     message = str(info.value)
     assert f"{root.child('table')}" in message and "interrupted at its claim" in message

@@ -4,6 +4,8 @@ interrupted commits, and the AtomicFS housekeeping methods."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +19,9 @@ from targets.errors import (
 )
 from targets.fs import objectstore
 from targets.fs.objectstore import ObjectStoreFS, publish
+from targets.fs.objectstore.store import ObjectInfo
 from targets.fs.s3 import S3FS, S3Store
+from targets.testing.objectstore import MemoryObjectStore
 from tests.fixtures import StoreRoot
 from tests.fixtures.s3 import BUCKET, PART_SIZE
 
@@ -240,3 +244,94 @@ def test_a_committed_directory_output_can_be_copied_and_renamed(s3, client) -> N
     with pytest.raises(TargetExistsError):
         fs.rename_dont_move(f"{root}/b", f"{root}/c")
     assert isinstance(fs, S3FS)
+
+
+# -- the claim and the listing of the prefix, sent together ------------------------------------
+
+
+class _Rendezvous(MemoryObjectStore):
+    """A simulated bucket that notes, at the claim's put and at the listing of ``out/``,
+    whether the other request had started: each waits up to 10 s for it. Sent one after
+    the other, the first of the two waits in vain."""
+
+    def __init__(self, flavor: str) -> None:
+        super().__init__("bucket", flavor=flavor)
+        self.claim_sent = threading.Event()
+        self.listed = threading.Event()
+        self.listings = 0
+        self.overlapped: list[str] = []
+        self.before_claim: Callable[[], None] = lambda: None
+
+    def put(self, key: str, data: Any, **kwargs: Any) -> str:
+        if key == "out/_targets_claim":
+            self.claim_sent.set()
+            if self.listed.wait(10):
+                self.overlapped.append("claim")
+            self.before_claim()
+        return super().put(key, data, **kwargs)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        if prefix != "out/":
+            return super().list(prefix)
+        self.listings += 1
+        if self.listings == 1 and self.claim_sent.wait(10):
+            self.overlapped.append("listing")
+        found = super().list(prefix)
+        self.listed.set()
+        return found
+
+
+@pytest.mark.parametrize("flavor", ["s3", "gcs"])
+def test_the_listing_is_sent_with_the_claim(flavor: str) -> None:
+    """Two round trips of fixed latency, not three: the listing of the prefix is in flight
+    while the claim is, and a listing that found nothing settles the check."""
+    store = _Rendezvous(flavor)
+    fs = ObjectStoreFS.mount(store)
+    _write_dir(fs, "bucket/out", {"a": b"a", "b": b"b"})
+    assert store.overlapped == ["listing", "claim"] or store.overlapped == ["claim", "listing"]
+    assert store.listings == 1
+    assert fs.isfile("bucket/out/_SUCCESS")
+
+
+@pytest.mark.parametrize("flavor", ["s3", "gcs"])
+def test_what_the_early_listing_found_is_checked_again_after_the_claim(flavor: str) -> None:
+    """The early listing saw an object that is gone by the time the claim is made (an old
+    output removed meanwhile): a listing after the claim decides, and finds no conflict."""
+    store = _Rendezvous(flavor)
+    store.put("out/old.csv", b"old", metadata={}, if_absent=True)
+    store.before_claim = lambda: store.delete("out/old.csv")
+    fs = ObjectStoreFS.mount(store)
+    _write_dir(fs, "bucket/out", {"a": b"a"})
+    assert store.listings == 2 and "claim" in store.overlapped
+    assert sorted(store.objects("out/")) == ["out/_SUCCESS", "out/_targets_claim", "out/a"]
+
+
+@pytest.mark.parametrize("flavor", ["s3", "gcs"])
+def test_a_foreign_object_found_with_the_claim_still_refuses_the_commit(flavor: str) -> None:
+    """The decision stays the claim's: a writer that wins it but finds a foreign object
+    (listed with the claim, and again after it) aborts its uploads, removes its own claim
+    and raises TargetExistsError."""
+    store = _Rendezvous(flavor)
+    store.put("out/part-00000", b"spark", metadata={}, if_absent=True)
+    fs = ObjectStoreFS.mount(store)
+    w = fs.directory_writer("bucket/out")
+    with w.open("big.bin") as f:
+        f.write(b"x" * (3 * store.part_size))  # a multipart upload, pending
+    with pytest.raises(TargetExistsError, match="part-00000"):
+        w.commit()
+    assert store.objects("out/") == {"out/part-00000": b"spark"}
+    assert store.pending_uploads("out/") == []
+
+
+def test_with_publish_concurrency_1_the_listing_follows_the_claim() -> None:
+    store = MemoryObjectStore("bucket", flavor="s3")
+    fs = ObjectStoreFS.mount(store, publish_concurrency=1)
+    _write_dir(fs, "bucket/out", {"a": b"a"})
+    order = [c[:2] for c in store.calls if c[0] in ("put", "list") and c[1].startswith("out")]
+    assert order[:2] == [("put", "out/_targets_claim"), ("list", "out/")]
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "2"])
+def test_a_mounted_store_refuses_a_bad_publish_concurrency(bad: Any) -> None:
+    with pytest.raises(targets.InvalidTarget, match="publish_concurrency"):
+        ObjectStoreFS.mount(MemoryObjectStore("bucket"), publish_concurrency=bad)

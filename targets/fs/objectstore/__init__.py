@@ -18,6 +18,13 @@ is the one `AtomicFS` built on them. The modules read as the protocol's phases
 
 Interface changes are announced here, newest first:
 
+- v3 protocols: the modules above replace ``targets.fs._objectstore`` and
+  ``targets.fs._objectfs``; the claim's name is `targets.fs._names.CLAIM`. The listing of a
+  directory commit leaves right behind its claim instead of after its answer (two round
+  trips of fixed latency). ``ObjectStoreFS.recover(path, *, how, force)``: ``force=True``
+  settles a claim younger than ``stale_claim_after``. The storage option
+  ``publish_concurrency`` (default `parallel.PUBLISH_THREADS`, 16) sets how many requests a
+  commit, a recovery or a cleanup sends in parallel; 1 sends them one after the other.
 - v2 protocols: a request that fails with `StoreUnavailable` while it claims, publishes a
   file or writes ``_SUCCESS`` is settled by one `ObjectStore.head` of its key: the writer's
   own token there means it took effect (the commit goes on, G7); a multipart completion is

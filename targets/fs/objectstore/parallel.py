@@ -8,13 +8,19 @@ from typing import TypeVar
 
 from targets.fs.objectstore.conditional import Taken
 
-__all__ = ["PUBLISH_THREADS", "parallel"]
+__all__ = ["PUBLISH_THREADS", "concurrency_of", "parallel"]
 
 _T = TypeVar("_T")
 
 PUBLISH_THREADS = 16
 """Requests a commit sends in parallel when its filesystem's ``publish_concurrency``
 storage option is not given."""
+
+
+def concurrency_of(concurrency: int | None) -> int:
+    """How many requests are sent at a time for the option ``concurrency`` (None: the
+    default, `PUBLISH_THREADS`, read when the requests are sent)."""
+    return PUBLISH_THREADS if concurrency is None else concurrency
 
 
 def parallel(
@@ -24,7 +30,7 @@ def parallel(
     `PUBLISH_THREADS`); wait for all of them, then re-raise the first failure (a `Taken`
     first, as it decides the error the caller reports). Every item is attempted even when
     another fails. With a concurrency of 1 the calls run in order on the calling thread."""
-    workers = min(PUBLISH_THREADS if concurrency is None else concurrency, len(items))
+    workers = min(concurrency_of(concurrency), len(items))
     errors: list[BaseException] = []
     if workers <= 1:
         for item in items:

@@ -5,7 +5,10 @@ one named step per numbered step there:
 
 1. `_take_claim`: exclusive create of ``<dir>/_targets_claim`` (after `_clear` for an
    overwrite): the one decision point between writers;
-2. `_check_alone`: the prefix holds nothing but this writer's claim;
+2. `_check_alone`: the prefix holds nothing but this writer's claim. Its listing leaves
+   right behind the claim, without waiting for its answer (`_claim_and_list`), so that the
+   commit's fixed latency is two round trips (claim and listing, then ``_SUCCESS``), not
+   three;
 3. `publish_entry` for every file, in parallel, each exclusive;
 4. `_write_success`: exclusive create of ``_SUCCESS`` holding the manifest;
 5. the staging prefix, if anything was staged, is deleted.
@@ -19,9 +22,11 @@ steps.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from targets.errors import (
@@ -61,7 +66,7 @@ from targets.fs.objectstore.outcomes import (
     interrupted,
     nothing_published,
 )
-from targets.fs.objectstore.parallel import parallel
+from targets.fs.objectstore.parallel import concurrency_of, parallel
 from targets.fs.objectstore.store import ObjectStore, token_of, under, writer_metadata
 
 __all__ = [
@@ -124,15 +129,16 @@ def commit_directory(
     """
     commit = _Commit(store, prefix, token, entries, staging, stale_after, concurrency)
     _check_names(commit)
+    document = encode_json(claim_document(token, entries, staging))
     try:
         if if_exists == "overwrite":
             _clear(commit)
-        _take_claim(commit)
+        early = _claim_and_list(commit, document)
     except BaseException:
         abort_entries(store, prefix, entries)  # nothing of this writer was visible
         raise
     try:
-        _check_alone(commit)
+        _check_alone(commit, early)
         parallel(lambda e: publish_entry(store, prefix, token, e), entries, concurrency)
     except BaseException as exc:
         _fail_after_claim(commit, exc, "publish")
@@ -165,10 +171,47 @@ def _clear(commit: _Commit) -> None:
         raise interrupted(exc, commit.url, outcome) from exc
 
 
-def _take_claim(commit: _Commit) -> None:
-    """Step 1: the exclusive create of the claim. Another writer's claim there raises
-    `claimed_error`; a lost answer is settled by reading the claim's token back (G7)."""
-    document = encode_json(claim_document(commit.token, commit.entries, commit.staging))
+def _claim_and_list(
+    commit: _Commit, document: bytes
+) -> concurrent.futures.Future[list[str]] | None:
+    """Steps 1 and 2 together: the claim, and (when requests may be sent in parallel) the
+    listing of the prefix, sent from a second thread as soon as the claim has gone out,
+    without waiting for its answer; both cost one round trip.
+
+    The claim alone decides between writers; the listing only looks for objects that are
+    not this library's (a foreign output). Returns that early listing, answered, for
+    `_check_alone` (which raises its error, if it failed, as a listing after the claim
+    would); None when the requests go one after the other (``publish_concurrency=1``).
+    Since the listing leaves only once the claim has, a writer that pauses between the two
+    delays both; what it may miss is an object written while the listing overtakes the
+    claim on the way to the store.
+    """
+    if concurrency_of(commit.concurrency) <= 1:
+        _take_claim(commit, document)
+        return None
+    claim_sent = threading.Event()
+
+    def early_listing() -> list[str]:
+        claim_sent.wait()
+        return _others(commit)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        early = pool.submit(early_listing)
+        try:
+            _take_claim(commit, document, on_send=claim_sent.set)
+        finally:
+            claim_sent.set()  # never leave the listing waiting
+    return early
+
+
+def _take_claim(
+    commit: _Commit, document: bytes, on_send: Callable[[], None] | None = None
+) -> None:
+    """Step 1: the exclusive create of the claim (``on_send`` is called right before it is
+    sent). Another writer's claim there raises `claimed_error`; a lost answer is settled by
+    reading the claim's token back (G7)."""
+    if on_send is not None:
+        on_send()
     try:
         put_exclusive(commit.store, commit.claim_key, document, commit.token)
     except Taken as taken:
@@ -192,13 +235,19 @@ def _claim_is_ours(commit: _Commit) -> bool | None:
     return info is not None and token_of(info) == commit.token
 
 
-def _check_alone(commit: _Commit) -> None:
+def _check_alone(commit: _Commit, early: concurrent.futures.Future[list[str]] | None) -> None:
     """Step 2: the prefix holds nothing but this writer's claim, else `TargetExistsError`
-    (a foreign output, e.g. Spark's, is never mixed into)."""
-    d = under(commit.prefix)
-    foreign = sorted(o.key for o in commit.store.list(d) if o.key != commit.claim_key)
+    (a foreign output, e.g. Spark's, is never mixed into). An early listing that found
+    nothing settles it; anything it found is checked by a listing made after the claim's
+    answer, so that what was there and is gone since (an output removed meanwhile, another
+    writer's claim rolled back) is no conflict. An early listing that failed raises its
+    error here, as a listing after the claim would."""
+    foreign = _others(commit) if early is None else early.result()
+    if foreign and early is not None:
+        foreign = _others(commit)
     if not foreign:
         return
+    d = under(commit.prefix)
     shown = ", ".join(k[len(d) :] for k in foreign[:3])
     more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
     raise TargetExistsError(
@@ -207,6 +256,12 @@ def _check_alone(commit: _Commit) -> None:
         "if_exists='overwrite'",
         commit.url,
     )
+
+
+def _others(commit: _Commit) -> list[str]:
+    """The keys under the output's prefix other than this writer's claim, sorted."""
+    listed = commit.store.list(under(commit.prefix))
+    return sorted(o.key for o in listed if o.key != commit.claim_key)
 
 
 def publish_entry(store: ObjectStore, prefix: str, token: str, entry: Entry) -> None:
