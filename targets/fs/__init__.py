@@ -279,9 +279,10 @@ def backend(protocol: str, url: str | None = None) -> type[AtomicFS] | BackendFa
     errors). Registered backends come first, then the built-in ones."""
     protocol = protocol.lower()
     where = url or protocol + "://"
-    with _registry_lock:
-        _load_entry_points_locked()
-        found = _registered.get(protocol)
+    if not _entry_points_loaded:
+        with _registry_lock:
+            _load_entry_points_locked()
+    found = _registered.get(protocol)  # one dict read: safe without the lock
     if isinstance(found, _EntryPointBackend):
         return found.load(where)
     if found is not None:

@@ -230,7 +230,11 @@ def _publish_own(
 
 
 class RenameFileWriter(FileWriter):
-    """One file output: written to its temporary, published by one rename."""
+    """One file output: written to its temporary, published by one rename.
+
+    Writes are gathered up to the store's ``write_buffer`` (a larger write goes straight
+    through), so a small file reaches the store in one write.
+    """
 
     def __init__(
         self,
@@ -250,43 +254,69 @@ class RenameFileWriter(FileWriter):
         self._durable = durable
         self.token = new_token()
         self._tmp = sibling(path, self.token)
+        self._pending = bytearray()
+        self._open = False
+        # The content hash settles an ambiguous publish where identities are weak (G7).
+        self._hash = None if store.strong_identity else hashlib.sha256()
         try:
             prepare(store, path, directory=False, if_exists=if_exists, durable=durable)
             sink = create_own(
                 store, self._tmp, path, "open for writing", durable=durable, directory=False
             )
-            assert sink is not None
-            # The content hash settles an ambiguous publish where identities are weak (G7).
-            digest = not store.strong_identity
-            self._file = HashingSink(store, sink, store.shown(path), digest=digest)
-            self._buffer = io.BufferedWriter(self._file, store.write_buffer)
         except BaseException:
             self._never_started()
             raise
+        assert sink is not None  # a file was created, not a directory
+        self._sink = sink
+        self._open = True
 
     def _write(self, data: memoryview) -> None:
+        if not self._pending and data.nbytes >= self._store.write_buffer:
+            self._send(data)
+            return
+        self._pending += data
+        if len(self._pending) >= self._store.write_buffer:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._pending:
+            chunk, self._pending = self._pending, bytearray()
+            self._send(memoryview(chunk))
+
+    def _send(self, view: memoryview) -> None:
         with self._store.map_errors(self.path, "write"):
-            self._buffer.write(data)
+            done = 0
+            while done < view.nbytes:
+                done += self._sink.write(view[done:])
+        if self._hash is not None:
+            self._hash.update(view)
 
     def flush(self) -> None:
         if self._state is WriterState.PENDING:
-            with self._store.map_errors(self.path, "write"):
-                self._buffer.flush()
+            self._drain()
 
     def fileno(self) -> int:
         """The descriptor of the staged file, for tools that write to it directly."""
         self.flush()
-        return self._file.fileno()
+        fileno = getattr(self._sink, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation(f"{self.path}: this store's files have no descriptor")
+        return int(fileno())
+
+    def _close_sink(self) -> None:
+        self._open = False
+        self._sink.close()
 
     def _commit(self) -> None:
         store = self._store
         with before_publish(store.shown(self.path)):
-            with store.map_errors(self.path, "write"):
-                self._buffer.flush()
-            if self._durable:
-                self._file.sync()
-            self._buffer.close()
-        evidence = _evidence(store, self._tmp, self.path, sha256=self._file.sha256)
+            self._drain()
+            with store.map_errors(self.path, "close"):
+                if self._durable:
+                    self._sink.sync()
+                self._close_sink()
+        digest = None if self._hash is None else self._hash.hexdigest()
+        evidence = _evidence(store, self._tmp, self.path, sha256=digest)
         _publish_own(
             store,
             self._tmp,
@@ -298,8 +328,9 @@ class RenameFileWriter(FileWriter):
         )
 
     def _discard(self) -> None:
-        with contextlib.suppress(Exception):
-            self._buffer.close()
+        if self._open:
+            with contextlib.suppress(Exception):
+                self._close_sink()
         with contextlib.suppress(Exception):
             self._store.delete(self._tmp, recursive=False)
 
