@@ -60,12 +60,12 @@ def test_a_disk_error_on_a_lookup_is_a_target_error_not_a_bare_oserror(tmp_path:
     """Found: EIO from the parent lookup (stat) and from the final-name check (lstat)
     escaped as a bare OSError; the contract says no client exception leaves a backend."""
     dry = Injector()
-    local_write(tmp_path, "dry", dry)
+    local_write(tmp_path, "dry/out", dry)  # a missing parent: its lookup is part of the write
     for op in ("stat", "lstat"):
         n = number_of(dry.calls, op)
         with pytest.raises(TargetError, match="Input/output error") as info:
-            local_write(tmp_path, f"out-{op}", Injector(fail={n: BEFORE}))
-        assert str(tmp_path / f"out-{op}") in str(info.value)
+            local_write(tmp_path, f"new-{op}/out", Injector(fail={n: BEFORE}))
+        assert str(tmp_path / f"new-{op}") in str(info.value)
 
 
 def test_an_error_closing_the_parent_directory_does_not_fail_a_published_commit(
