@@ -65,6 +65,17 @@ class TargetExistsError(TargetError, FileExistsError):
     Nothing of the failed writer is visible; its data was discarded.
     """
 
+    @classmethod
+    def taken(cls, where: str, what: str = "output") -> TargetExistsError:
+        """The conflict a writer reports when ``where`` is taken; its ``what`` was
+        discarded. One message for every backend."""
+        return cls(
+            f"{where} already exists (an earlier run produced it, or another writer committed "
+            f"first); this writer's {what} was discarded. Pass if_exists='overwrite' to "
+            "replace it, remove it first, or write elsewhere",
+            where,
+        )
+
     def __init__(self, message: str, path: str | None = None) -> None:
         TargetError.__init__(self, message, path)
         # FileExistsError's attributes, for code that inspects them.

@@ -69,12 +69,12 @@ class HDFSClientFileSystem(AbstractFileSystem):  # type: ignore[misc]
             return self.afs.open_input(p)
         if mode not in ("wb", "xb"):
             raise ValueError(f"mode {mode!r} is not supported on HDFS; use 'rb', 'wb' or 'xb'")
-        from targets.fs.hdfs import _write_options
+        from targets.fs.hdfs import ClientSink, _write_options
 
         options = _write_options(overwrite=mode == "wb", create_parent=True)
         store = self.store
         writer = store.call("write", p, store.client.create, p, options)
-        sink = _WriterSink(store, writer)
+        sink = ClientSink(store, writer)
         return io.BufferedWriter(HashingSink(store, sink, store.shown(p), posixpath.basename(p)))
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
@@ -108,22 +108,3 @@ class HDFSClientFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def modified(self, path: str) -> Any:
         return datetime.datetime.fromtimestamp(self.info(path)["mtime"])
-
-
-class _WriterSink:
-    """A client writer opened by a tool (possibly replacing), as a sink."""
-
-    def __init__(self, store: Any, writer: Any) -> None:
-        self._store = store
-        self._writer = writer
-
-    def write(self, data: bytes | memoryview) -> int:
-        chunk = bytes(data)
-        self._store.timed(self._writer.write, chunk)
-        return len(chunk)
-
-    def sync(self) -> None:
-        """A closed HDFS file is durable."""
-
-    def close(self) -> None:
-        self._store.timed(self._writer.close)

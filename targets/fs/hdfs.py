@@ -212,7 +212,7 @@ class _InputStream(io.RawIOBase):
             super().close()
 
 
-class _ClientSink:
+class ClientSink:
     """A client writer as a `Sink`: each call under the store's deadline."""
 
     def __init__(self, store: HDFSStore, writer: Any) -> None:
@@ -364,9 +364,9 @@ class HDFSStore(RenameStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def create(self, path: str, *, parents: bool = False) -> _ClientSink:
+    def create(self, path: str, *, parents: bool = False) -> ClientSink:
         options = _write_options(overwrite=False, create_parent=parents)
-        return _ClientSink(self, self.timed(self.client.create, path, options))
+        return ClientSink(self, self.timed(self.client.create, path, options))
 
     def mkdir(self, path: str) -> None:
         self.timed(self.client.mkdirs, path, 0o755, False)

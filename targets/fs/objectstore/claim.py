@@ -29,7 +29,6 @@ from targets.errors import (
 from targets.fs import _manifest
 from targets.fs._names import CLAIM, SUCCESS, check_relative_name
 from targets.fs.base import PartRecord
-from targets.fs.objectstore.outcomes import exists_error
 from targets.fs.objectstore.store import ObjectInfo, ObjectStore, now, token_of, under
 
 __all__ = [
@@ -192,7 +191,7 @@ def claimed_error(
     writer is publishing), `IncompleteCommit` (run `targets recover`) when it is older."""
     url = store.url(prefix)
     if store.head(under(prefix) + SUCCESS) is not None:
-        return exists_error(url)
+        return TargetExistsError.taken(url)
     age = None if claim is None else claim_age(claim)
     if age is None:
         return TargetExistsError(

@@ -25,10 +25,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
-from targets.errors import CommitError, StoreUnavailable, TargetError, TargetNotFound
+from targets.errors import (
+    CommitError,
+    StoreUnavailable,
+    TargetError,
+    TargetExistsError,
+    TargetNotFound,
+)
 from targets.fs._names import new_token
 from targets.fs.objectstore.outcomes import (
-    exists_error,
     interrupted,
     outcome_unknown,
 )
@@ -220,7 +225,7 @@ def create_object(store: ObjectStore, key: str, data: bytes) -> None:
     try:
         put_exclusive(store, key, data, token)
     except Taken:
-        raise exists_error(url, "file") from None
+        raise TargetExistsError.taken(url, "file") from None
     except StoreUnavailable as exc:
         raise interrupted(exc, url, outcome_unknown(url, token)) from exc
 
@@ -234,7 +239,7 @@ def copy_object(store: ObjectStore, src: str, dst: str) -> str:
     try:
         return copy_conditional(store, src, dst, token, if_absent=True)
     except Taken:
-        raise exists_error(url, "copy") from None
+        raise TargetExistsError.taken(url, "copy") from None
     except ObjectNotFound:
         raise TargetNotFound(
             f"cannot copy {store.url(src)} to {url}: the source does not exist", store.url(src)

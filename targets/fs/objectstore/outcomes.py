@@ -9,27 +9,16 @@ says so is written here, once.
 
 from __future__ import annotations
 
-from targets.errors import StoreUnavailable, TargetExistsError
+from targets.errors import StoreUnavailable
 from targets.fs._names import SUCCESS
 
 __all__ = [
     "aborted_unpublished",
     "directory_outcome",
-    "exists_error",
     "interrupted",
     "nothing_published",
     "outcome_unknown",
 ]
-
-
-def exists_error(url: str, what: str = "output") -> TargetExistsError:
-    """The conflict a writer reports when ``url`` is taken: its ``what`` was discarded."""
-    return TargetExistsError(
-        f"{url} already exists (or another writer committed it first); this writer's "
-        f"{what} was discarded. Remove it first, write elsewhere, or pass "
-        "if_exists='overwrite'",
-        url,
-    )
 
 
 def interrupted(exc: StoreUnavailable, url: str, outcome: str) -> StoreUnavailable:

@@ -62,7 +62,6 @@ from targets.fs.objectstore.delete import (
 )
 from targets.fs.objectstore.outcomes import (
     directory_outcome,
-    exists_error,
     interrupted,
     nothing_published,
 )
@@ -319,7 +318,7 @@ def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoRetu
     )
     url = commit.url
     if isinstance(exc, Taken):
-        raise exists_error(url) from None
+        raise TargetExistsError.taken(url) from None
     if isinstance(exc, StoreUnavailable):
         outcome = directory_outcome(phase, url, commit.token, rolled_back)
         raise interrupted(exc, url, outcome) from exc

@@ -41,7 +41,6 @@ from targets.fs.objectstore.conditional import (
 from targets.fs.objectstore.delete import abort_entries, delete_prefix
 from targets.fs.objectstore.outcomes import (
     aborted_unpublished,
-    exists_error,
     interrupted,
     nothing_published,
     outcome_unknown,
@@ -91,7 +90,7 @@ class _Chunker:
             number = len(self.parts) + 1
             etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
         except PreconditionFailed:  # a store that checks the condition early (GCS may)
-            raise exists_error(self.store.url(self.key), "file") from None
+            raise TargetExistsError.taken(self.store.url(self.key), "file") from None
         self.parts.append((number, etag))
         del self.buf[:n]
 
@@ -174,7 +173,7 @@ class ObjectFileWriter(FileWriter):
                 )
             chunks.upload_id = None
         except Taken:
-            raise exists_error(url, "file") from None
+            raise TargetExistsError.taken(url, "file") from None
         except Unpublished as exc:
             chunks.upload_id = None
             raise interrupted(exc, url, aborted_unpublished(url)) from exc
@@ -463,7 +462,7 @@ class ObjectStaging(Staging):
                 store, self._staging, self._key, self.token, if_absent=self._if_exists == "error"
             )
         except Taken:
-            raise exists_error(url, "file") from None
+            raise TargetExistsError.taken(url, "file") from None
         except StoreUnavailable as exc:
             raise interrupted(exc, url, outcome_unknown(url, self.token)) from exc
         with contextlib.suppress(Exception):

@@ -14,7 +14,13 @@ import shutil
 from datetime import timedelta
 from typing import IO, Any, ClassVar
 
-from targets.errors import InvalidTarget, NotADirectory, TargetNotFound, UnsupportedGuarantee
+from targets.errors import (
+    InvalidTarget,
+    NotADirectory,
+    TargetExistsError,
+    TargetNotFound,
+    UnsupportedGuarantee,
+)
 from targets.fs._names import new_token
 from targets.fs.base import (
     AtomicFS,
@@ -30,7 +36,7 @@ from targets.fs.base import (
     check_if_exists,
 )
 from targets.fs.rename import maintenance
-from targets.fs.rename.publish import Evidence, exists_error, publish_noreplace, sibling
+from targets.fs.rename.publish import Evidence, publish_noreplace, sibling
 from targets.fs.rename.store import RenameStore, RenameUnsupported
 from targets.fs.rename.writers import (
     HashingSink,
@@ -140,7 +146,7 @@ class RenameFS(AtomicFS):
             shown = store.shown(p)
             raise NotADirectory(f"cannot create the directory {shown}: a file is there", shown)
         if got is not None and raise_if_exists:
-            raise exists_error(store.shown(p), "directory")
+            raise TargetExistsError.taken(store.shown(p), "directory")
 
     def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
         """Delete ``path``. A directory tree disappears in one step (readers see it whole or

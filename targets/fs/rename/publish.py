@@ -40,7 +40,6 @@ from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 __all__ = [
     "Evidence",
     "before_publish",
-    "exists_error",
     "publish",
     "publish_noreplace",
     "sibling",
@@ -52,15 +51,6 @@ def sibling(path: str, token: str, kind: str = "tmp") -> str:
     """The hidden temporary next to ``path`` for writer ``token`` (`temp_name`)."""
     parent, name = posixpath.split(path)
     return posixpath.join(parent, temp_name(name, token, kind))
-
-
-def exists_error(shown: str, what: str = "output") -> TargetExistsError:
-    return TargetExistsError(
-        f"{shown} already exists (another writer committed first, or an earlier run produced "
-        f"it); the {what} was not written. Pass if_exists='overwrite' to replace it, or "
-        "remove it first",
-        shown,
-    )
 
 
 class before_publish:
@@ -162,7 +152,7 @@ def settle(store: RenameStore, exc: TargetError, tmp: str, final: str, evidence:
             shown,
         ) from exc
     if isinstance(exc, TargetExistsError):
-        raise exists_error(shown) from None
+        raise TargetExistsError.taken(shown) from None
     if isinstance(exc, StoreUnavailable):
         raise CommitError(
             f"{exc.message}; the outcome is unknown: the output is "
@@ -250,7 +240,7 @@ def _published_by_link(store: RenameStore, tmp: str, final: str) -> bool:
     except RenameUnsupported:
         return False
     except TargetExistsError:
-        raise exists_error(store.shown(final)) from None
+        raise TargetExistsError.taken(store.shown(final)) from None
     with contextlib.suppress(Exception):
         store.delete(tmp, recursive=False)
     return True
@@ -371,7 +361,7 @@ def _best_effort(
         got = store.stat(final)
     if got is not None:
         if if_exists == "error":
-            raise exists_error(shown)
+            raise TargetExistsError.taken(shown)
         if got.is_dir != directory:
             cls = IsADirectory if got.is_dir else NotADirectory
             raise cls(f"cannot replace {shown}: it is a different kind of entry", shown)
@@ -384,7 +374,7 @@ def _best_effort(
     except TargetError:
         _restore_aside(store, old, final)
         if not _gone(store, tmp) and not _gone(store, final):
-            raise exists_error(shown) from None
+            raise TargetExistsError.taken(shown) from None
         raise
     nested = posixpath.join(final, posixpath.basename(tmp))
     if not _gone(store, nested):
@@ -399,7 +389,7 @@ def _best_effort(
         )
     if not _gone(store, tmp):
         _restore_aside(store, old, final)
-        raise exists_error(shown)
+        raise TargetExistsError.taken(shown)
     if old is not None:
         with contextlib.suppress(Exception):
             store.delete(old)

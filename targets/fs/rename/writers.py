@@ -37,7 +37,6 @@ from targets.fs.base import (
 from targets.fs.rename.publish import (
     Evidence,
     before_publish,
-    exists_error,
     publish,
     sibling,
     synced_after_publish,
@@ -157,7 +156,7 @@ def prepare(
             shown,
         )
     if if_exists == "error":
-        raise exists_error(shown)
+        raise TargetExistsError.taken(shown)
 
 
 def create_own(
