@@ -487,6 +487,9 @@ class PosixStore(RenameStore):
         return self.ops.fsspec()
 
 
+_OS = PosixOps()
+"""The real filesystem's calls (stateless, so one instance serves every `LocalFS`)."""
+
 # --------------------------------------------------------------------------------------
 # The filesystem
 
@@ -501,7 +504,7 @@ class LocalFS(RenameFS):
     store: PosixStore
 
     def __init__(self, ops: PosixOps | None = None) -> None:
-        super().__init__(PosixStore(ops if ops is not None else PosixOps()))
+        super().__init__(PosixStore(ops if ops is not None else _OS))
 
     @property
     def ops(self) -> PosixOps:
@@ -544,4 +547,4 @@ def _local_path(url: str) -> str:
         raise InvalidTarget(f"{url!r} has no path", url)
     if "\x00" in path:
         raise InvalidTarget(f"{url!r} contains a NUL character", url)
-    return os.path.abspath(os.path.expanduser(path))
+    return os.path.abspath(os.path.expanduser(path) if path[0] == "~" else path)
