@@ -37,7 +37,6 @@ What fake-gcs-server enforces and what only real GCS can confirm: docs/protocols
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import builtins
 import contextlib
@@ -52,23 +51,20 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
-import aiohttp
-import requests.exceptions
 from fsspec.asyn import sync
-from fsspec.exceptions import FSTimeoutError
 from gcsfs.core import GCSFileSystem
 from gcsfs.retry import HttpError
 
 from targets.errors import (
     CommitError,
     InvalidTarget,
-    MissingParentDirectory,
     StoreUnavailable,
     TargetError,
     TargetExistsError,
     TargetNotFound,
 )
 from targets.fs import objectstore
+from targets.fs._gcs_errors import BucketNotFound, map_errors
 from targets.fs.base import Capabilities
 from targets.fs.objectstore import ObjectStoreFS
 from targets.fs.objectstore.fs import check_publish_concurrency
@@ -84,165 +80,6 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 as resumable uploads in chunks of this size."""
 
 _OCTET = "application/octet-stream"
-
-
-# -- errors ---------------------------------------------------------------------------
-
-
-_UNAVAILABLE_CODES = {408, 429, 500, 502, 503, 504}
-"""Answers gcsfs retries and that, once its retries are spent, leave the outcome of the
-request unknown: `StoreUnavailable`."""
-
-
-class _BucketNotFound(FileNotFoundError):
-    """The bucket itself does not exist (as opposed to one object in it)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Failed:
-    """A request that failed: what the error says."""
-
-    url: str
-    action: str
-    failure: type[TargetError]
-    """The error for a failure that is not a condition, a missing object or an outage."""
-    where: str
-    """`` at <endpoint>``, or nothing."""
-
-
-def _bucket_not_found(exc: Exception, f: _Failed) -> TargetError:
-    bucket = f.url.split("://", 1)[-1].split("/", 1)[0]
-    return (TargetNotFound if f.action == "read" else MissingParentDirectory)(
-        f"cannot {f.action} {f.url}: the bucket {bucket!r} does not exist{f.where} (or these "
-        "credentials cannot see it); create the bucket first or fix the URL",
-        f.url,
-    )
-
-
-def _already_exists(exc: Exception, f: _Failed) -> TargetError:
-    return TargetExistsError(
-        f"cannot {f.action} {f.url}: it already exists, or another writer committed first; "
-        "remove it, write elsewhere, or pass if_exists='overwrite'",
-        f.url,
-    )
-
-
-def _no_object(exc: Exception, f: _Failed) -> TargetError:
-    return TargetNotFound(f"cannot {f.action} {f.url}: there is no such object", f.url)
-
-
-def _http_error(exc: HttpError, f: _Failed) -> TargetError:
-    if exc.code in _UNAVAILABLE_CODES:
-        # A 500 may come after the request took effect: for the commit, the outcome of
-        # such a request is unknown, like that of a lost answer.
-        return StoreUnavailable(
-            f"cannot {f.action} {f.url}: GCS{f.where} is unavailable or overloaded "
-            f"({exc.code}) and kept failing through the retries; try again later",
-            f.url,
-        )
-    return f.failure(f"cannot {f.action} {f.url}: GCS answered {exc.code}: {exc.message}", f.url)
-
-
-def _bad_gateway(exc: Exception, f: _Failed) -> TargetError:
-    return StoreUnavailable(
-        f"cannot {f.action} {f.url}: GCS{f.where} answered 502 (bad gateway) through the "
-        "retries; try again later",
-        f.url,
-    )
-
-
-def _unreachable(exc: Exception, f: _Failed) -> TargetError:
-    return StoreUnavailable(
-        f"cannot {f.action} {f.url}: could not reach GCS{f.where} ({type(exc).__name__}); "
-        "check the endpoint and the network",
-        f.url,
-    )
-
-
-def _rejected(exc: Exception, f: _Failed) -> TargetError:
-    return f.failure(f"cannot {f.action} {f.url}: GCS rejected the request ({exc})", f.url)
-
-
-def _os_error(exc: Exception, f: _Failed) -> TargetError:
-    if str(exc).startswith("Forbidden"):
-        return f.failure(
-            f"cannot {f.action} {f.url}: GCS answered 403 Forbidden; check that the "
-            "credentials may read and write this bucket",
-            f.url,
-        )
-    return f.failure(f"cannot {f.action} {f.url}: {type(exc).__name__}: {exc}", f.url)
-
-
-def _client_failure(exc: Exception, f: _Failed) -> TargetError | None:
-    if type(exc).__module__.split(".", 1)[0] not in {
-        "google",
-        "gcsfs",
-        "requests",
-        "aiohttp",
-        "fsspec",
-    }:
-        return None  # not the client's: not ours to translate
-    # google-auth errors can quote credential files: say only what kind of error.
-    return f.failure(
-        f"cannot {f.action} {f.url}: the GCS client failed ({type(exc).__name__}); "
-        "check the credentials (token=...) and the endpoint",
-        f.url,
-    )
-
-
-_TRANSLATIONS: tuple[
-    tuple[
-        type[Exception] | tuple[type[Exception], ...], Callable[[Any, _Failed], TargetError | None]
-    ],
-    ...,
-] = (
-    (_BucketNotFound, _bucket_not_found),
-    (FileExistsError, _already_exists),
-    (FileNotFoundError, _no_object),
-    (HttpError, _http_error),
-    (requests.exceptions.ProxyError, _bad_gateway),  # gcsfs's name for a 502 answer
-    ((aiohttp.ClientError, asyncio.TimeoutError, FSTimeoutError), _unreachable),
-    (ValueError, _rejected),  # gcsfs: 400 answers that say "invalid", requester pays
-    (OSError, _os_error),  # gcsfs: 403 arrives as OSError("Forbidden: <url>\n<message>")
-    (Exception, _client_failure),
-)
-"""What gcsfs, aiohttp and google-auth raise, in the order it is matched (the first match
-decides: a missing bucket is also a `FileNotFoundError`, a timeout also an `OSError`), and
-what it becomes."""
-
-
-@contextlib.contextmanager
-def _map_errors(
-    url: str,
-    action: str,
-    *,
-    failure: type[TargetError] = CommitError,
-    endpoint: str | None = None,
-) -> Iterator[None]:
-    """Translate what gcsfs, aiohttp and google-auth raise while doing ``action`` on ``url``.
-
-    The one place where client exceptions become `targets.errors` (raised ``from`` the
-    original). `objectstore.StoreCondition` outcomes pass through untouched: the protocols
-    act on them. Messages name the action, the URL and what to do; storage options and
-    credentials never appear in them.
-    """
-    try:
-        yield
-    except (TargetError, objectstore.StoreCondition):
-        raise
-    except Exception as exc:
-        failed = _Failed(url, action, failure, f" at {endpoint}" if endpoint else "")
-        error = _translate(exc, failed)
-        if error is None:
-            raise
-        raise error from exc
-
-
-def _translate(exc: Exception, failed: _Failed) -> TargetError | None:
-    for kinds, translate in _TRANSLATIONS:
-        if isinstance(exc, kinds):
-            return translate(exc, failed)
-    return None
 
 
 # -- the store adapter ----------------------------------------------------------------
@@ -347,8 +184,8 @@ class GCSStore(objectstore.ObjectStore):
     def _run(
         self, key: str, action: str, coro: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
     ) -> T:
-        """Run ``coro`` on gcsfs's event loop; translate client errors (see `_map_errors`)."""
-        with _map_errors(self.url(key), action, endpoint=self.endpoint):
+        """Run ``coro`` on gcsfs's event loop; translate client errors (see `map_errors`)."""
+        with map_errors(self.url(key), action, endpoint=self.endpoint):
             result: T = sync(self.gcs.loop, coro, *args, **kwargs)
             return result
 
@@ -363,7 +200,7 @@ class GCSStore(objectstore.ObjectStore):
         try:
             await self.gcs._call("GET", f"b/{quote(self.bucket, safe='')}", json_out=True)
         except FileNotFoundError:
-            return _BucketNotFound(self.bucket)
+            return BucketNotFound(self.bucket)
         return exc
 
     # -- single-request writes ------------------------------------------------------
@@ -575,7 +412,7 @@ class GCSStore(objectstore.ObjectStore):
             _, data = await self.gcs._call("GET", url, alt="media")
         except FileNotFoundError as exc:
             missing = await self._missing(exc)
-            if isinstance(missing, _BucketNotFound):
+            if isinstance(missing, BucketNotFound):
                 raise missing from None
             raise objectstore.ObjectNotFound(key) from None
         return bytes(data)
@@ -664,7 +501,7 @@ class GCSStore(objectstore.ObjectStore):
                 raise objectstore.PreconditionFailed(dst, "an object exists (412)") from None
             except FileNotFoundError as exc:
                 missing = await self._missing(exc)
-                if isinstance(missing, _BucketNotFound):
+                if isinstance(missing, BucketNotFound):
                     raise missing from None
                 raise objectstore.ObjectNotFound(src) from None
             if doc.get("done"):
@@ -785,7 +622,7 @@ class GCSFS(ObjectStoreFS):
         assert isinstance(store, GCSStore)
         url = store.url(dst)
         try:
-            with _map_errors(url, "rename onto", endpoint=store.endpoint):
+            with map_errors(url, "rename onto", endpoint=store.endpoint):
                 sync(self._gcs.loop, store._move, src, dst)
         except TargetExistsError:
             raise _exists(url) from None

@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import dataclasses
 import io
 import json
 import threading
 import warnings
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO, ClassVar
 
 from targets.errors import (
     InvalidTarget,
-    StoreUnavailable,
     TargetError,
-    TargetNotFound,
     UnsupportedGuarantee,
 )
 from targets.fs import objectstore
@@ -50,6 +47,8 @@ try:
     from botocore import UNSIGNED
 except ModuleNotFoundError as _exc:  # pragma: no cover - depends on the environment
     raise ModuleNotFoundError(_exc.msg, name=_exc.name) from None
+
+from targets.fs._s3_errors import check_botocore_conditional_writes, error_code, map_errors
 
 __all__ = ["S3FS", "S3Store"]
 
@@ -68,195 +67,6 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
-# -- errors ---------------------------------------------------------------------------------
-
-_CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "AuthorizationHeaderMalformed",
-}
-_UNAVAILABLE_CODES = {
-    "ServiceUnavailable",
-    "SlowDown",
-    "InternalError",
-    "RequestTimeout",
-    "TooManyRequests",
-    "Throttling",
-    "429",
-    "500",
-    "502",
-    "503",
-    "504",
-}
-"""Answers botocore retries (server errors, throttling) and that, once its retries are
-spent, leave the outcome of the request unknown: `StoreUnavailable`."""
-_UNAVAILABLE_STATUSES = {429, 500, 502, 503, 504}
-
-
-def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
-    err = exc.response.get("Error", {}) or {}
-    status = int((exc.response.get("ResponseMetadata", {}) or {}).get("HTTPStatusCode", 0) or 0)
-    return str(err.get("Code", "") or status), status
-
-
-@dataclasses.dataclass(frozen=True)
-class _Failed:
-    """A request that failed: what the error says."""
-
-    url: str
-    action: str
-    key: str
-    where: str
-    """`` at <endpoint>``, or nothing."""
-
-    @property
-    def bucket(self) -> str:
-        return self.url.split("/")[2] if self.url.startswith("s3://") else self.url
-
-
-_CONDITIONS: dict[str, tuple[type[objectstore.StoreCondition], str]] = {
-    "PreconditionFailed": (objectstore.PreconditionFailed, "exists"),
-    "ConditionalRequestConflict": (objectstore.ConditionalConflict, "conflict"),
-    "NoSuchUpload": (objectstore.NoSuchUpload, "no such upload"),
-    "NoSuchKey": (objectstore.ObjectNotFound, "not found"),
-    "404": (objectstore.ObjectNotFound, "not found"),
-    "NotFound": (objectstore.ObjectNotFound, "not found"),
-}
-"""S3 error codes that are outcomes the protocols act on (any 412 is ``PreconditionFailed``)."""
-
-_ACCESS_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
-
-_CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
-    (
-        {"NoSuchBucket"},
-        TargetNotFound,
-        "cannot {f.action} {f.url}: the bucket {f.bucket!r} does not exist{f.where}; create "
-        "it or fix the URL",
-    ),
-    (
-        _CREDENTIAL_CODES,
-        TargetError,
-        "cannot {f.action} {f.url}: the store rejected the credentials ({code}); check the "
-        "key/secret/token storage options or the AWS profile",
-    ),
-    (
-        _ACCESS_CODES,
-        TargetError,
-        "cannot {f.action} {f.url}: access denied; the credentials need permission for this "
-        "bucket and prefix",
-    ),
-)
-"""S3 error codes that are failures, with the error they become and what it says."""
-
-
-def _client_error(exc: botocore.exceptions.ClientError, f: _Failed) -> Exception:
-    """What an S3 error answer becomes: a `StoreCondition`, or a `targets.errors` error."""
-    code, status = _code(exc)
-    condition = _CONDITIONS.get("PreconditionFailed" if status == 412 else code)
-    if condition is not None:
-        kind, detail = condition
-        return kind(f.key, detail)
-    for codes, error, message in _CODE_ERRORS:
-        if code in codes:
-            return error(message.format(f=f, code=code), f.url)
-    if code in _UNAVAILABLE_CODES or status in _UNAVAILABLE_STATUSES:
-        # A 500 may come after the request took effect: for the commit, the outcome of
-        # such a request is unknown, like that of a lost answer.
-        return StoreUnavailable(
-            f"cannot {f.action} {f.url}: the S3 endpoint{f.where} is unavailable or overloaded "
-            f"({code}, HTTP {status}) and kept failing through the retries; try again later",
-            f.url,
-        )
-    message = (exc.response.get("Error", {}) or {}).get("Message", "")
-    return TargetError(
-        f"cannot {f.action} {f.url}: the store answered {code} (HTTP {status})"
-        + (f": {message}" if message else ""),
-        f.url,
-    )
-
-
-def _no_credentials(exc: Exception, f: _Failed) -> Exception:
-    return TargetError(
-        f"cannot {f.action} {f.url}: no AWS credentials found; pass the key= and secret= "
-        "storage options, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, configure a "
-        "profile, or pass anon=True for public buckets",
-        f.url,
-    )
-
-
-def _invalid_request(exc: Exception, f: _Failed) -> Exception:
-    return InvalidTarget(f"cannot {f.action} {f.url}: invalid request ({exc})", f.url)
-
-
-def _unreachable(exc: Exception, f: _Failed) -> Exception:
-    return StoreUnavailable(
-        f"cannot {f.action} {f.url}: cannot reach the S3 endpoint{f.where} "
-        f"({type(exc).__name__}); check endpoint_url and the network",
-        f.url,
-    )
-
-
-def _client_failure(exc: Exception, f: _Failed) -> Exception:
-    return TargetError(f"cannot {f.action} {f.url}: {type(exc).__name__}: {exc}", f.url)
-
-
-_TRANSLATIONS: tuple[
-    tuple[type[Exception] | tuple[type[Exception], ...], Callable[[Any, _Failed], Exception]], ...
-] = (
-    (botocore.exceptions.ClientError, _client_error),
-    (
-        (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError),
-        _no_credentials,
-    ),
-    (botocore.exceptions.ParamValidationError, _invalid_request),
-    (
-        (
-            botocore.exceptions.ConnectionError,  # could not connect (refused, DNS, TLS, timeout)
-            botocore.exceptions.HTTPClientError,  # connected, then the connection broke or hung
-        ),
-        _unreachable,
-    ),
-    (botocore.exceptions.BotoCoreError, _client_failure),
-)
-"""What botocore raises, in the order it is matched, and what it becomes."""
-
-
-@contextlib.contextmanager
-def _map_errors(
-    url: str, action: str, key: str = "", endpoint: str | None = None
-) -> Iterator[None]:
-    """Translate botocore errors into `targets.errors` (and the `StoreCondition`s the
-    protocols act on), raised ``from`` the original. Messages name the URL and what to do,
-    never credentials. Anything else passes through."""
-    try:
-        yield
-    except Exception as exc:
-        failed = _Failed(url, action, key, f" at {endpoint}" if endpoint else "")
-        for kinds, translate in _TRANSLATIONS:
-            if isinstance(exc, kinds):
-                raise translate(exc, failed) from exc
-        raise
-
-
-def check_botocore_conditional_writes(service_model: Any) -> str | None:
-    """Why conditional writes cannot be sent with this botocore, or None if they can.
-
-    An old botocore has no ``IfNoneMatch`` member on ``PutObject`` and
-    ``CompleteMultipartUpload``; s3fs then drops the condition silently. Here it is refused.
-    """
-    for op in ("PutObject", "CompleteMultipartUpload"):
-        members = service_model.operation_model(op).input_shape.members
-        if "IfNoneMatch" not in members:
-            return (
-                f"the installed botocore has no If-None-Match on {op}, so writes cannot be "
-                "made conditional; upgrade it: pip install -U 'botocore>=1.35.20' 'boto3>=1.35.20'"
-            )
-    return None
-
-
 # -- the store ------------------------------------------------------------------------------
 
 
@@ -272,7 +82,7 @@ class _BodyReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        with _map_errors(self._url, "read"):
+        with map_errors(self._url, "read"):
             data = self._body.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -323,7 +133,7 @@ class S3Store(objectstore.ObjectStore):
         return f"S3Store(bucket={self.bucket!r}, endpoint={self.endpoint!r})"
 
     def _errors(self, key: str, action: str) -> contextlib.AbstractContextManager[None]:
-        return _map_errors(self.url(key), action, key, self.endpoint)
+        return map_errors(self.url(key), action, key, self.endpoint)
 
     def _condition(self, key: str, if_absent: bool) -> dict[str, str]:
         if not if_absent:
@@ -462,7 +272,8 @@ class S3Store(objectstore.ObjectStore):
             except TargetError as exc:
                 cause = exc.__cause__
                 if not (
-                    isinstance(cause, botocore.exceptions.ClientError) and _code(cause)[1] == 501
+                    isinstance(cause, botocore.exceptions.ClientError)
+                    and error_code(cause)[1] == 501
                 ):
                     raise
                 # An S3-compatible store without conditional deletes: look, then delete.
@@ -656,7 +467,7 @@ class S3FS(ObjectStoreFS):
 
             options = {"use_listings_cache": False, **self._options}
             options.pop("s3_additional_kwargs", None)
-            with _map_errors("s3://", "connect to", endpoint=self.client.meta.endpoint_url):
+            with map_errors("s3://", "connect to", endpoint=self.client.meta.endpoint_url):
                 self._fsspec = s3fs.S3FileSystem(
                     **options, s3_additional_kwargs=self._write_kwargs or None
                 )
