@@ -482,6 +482,7 @@ def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: b
     --how is refused (exit 3).
     """
     afs, path = _fs.resolve(url, **options)
+    before = targets.status(url, **options).state
     # a backend that recovers one way only raises InvalidTarget for another --how: exit 3
     result = afs.recover(path, how=cast(RecoverHow, how), force=force)
     after = targets.status(url, **options)
@@ -489,7 +490,8 @@ def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: b
         _emit({"url": after.url, "result": result, "state": after.state})
     else:
         click.echo(result)
-        click.echo(f"{after.url} is now {after.state}")
+        if after.state != before:  # a healthy output: the result already says so
+            click.echo(f"{after.url} is now {after.state}")
     return EXIT_OK
 
 

@@ -202,7 +202,9 @@ def test_claimed_but_incomplete_output_then_recover_forward(object_root):
     assert run_json(root, "verify", url)["checksummed"] == 2
     status = run_json(root, "status", url)
     assert status["writer"] == doc_writer(root, url) and status["files"] == 2
-    assert "nothing to recover" in run(root, "recover", url).stdout
+    again = run(root, "recover", url).stdout  # now healthy: nothing to do, and nothing else
+    assert "nothing to recover" in again and "is now" not in again
+    assert again.count("\n") == 1
 
 
 def doc_writer(root: StoreRoot, url: str) -> str:
@@ -236,9 +238,12 @@ def test_recover_with_force_takes_over_a_fresh_claim(s3_root):
 
 
 def test_recover_on_local_says_there_is_nothing_to_do(local_root):
+    """A healthy output: one line saying there was nothing to do (it used to add "... is now
+    committed", as if recover had committed it)."""
     commit_outputs(local_root)
     text = run(local_root, "recover", local_root.child("table/")).stdout
-    assert "nothing to recover" in text and "is now committed" in text
+    assert text.startswith("nothing to recover") and text.count("\n") == 1
+    assert "is now" not in text
     # the backend recovers one way only: another --how is refused by it, exit 3
     doc = run_json(
         local_root, "recover", local_root.child("table/"), "--how", "back", code=EXIT_ERROR
