@@ -8,6 +8,12 @@ Steps: ``orders.csv`` (a file) -> ``by_region/`` (a directory, one part per regi
 not exist yet, so a second run finds every output complete and writes nothing. Kill it at
 any moment: no step ever leaves a partial output behind, and the next run redoes exactly
 the steps whose outputs are missing.
+
+Storage options (an endpoint, credentials) come from ``TARGETS_STORAGE_OPTIONS``, a JSON
+object, as for the ``targets`` command::
+
+    TARGETS_STORAGE_OPTIONS='{"endpoint_url": "http://127.0.0.1:9000"}' \
+        python examples/pipeline.py s3://bucket/run1
 """
 
 from __future__ import annotations
@@ -15,15 +21,27 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
+import os
 import random
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 import targets
 
 REGIONS = ["north", "south", "east", "west"]
+
+
+def storage_options() -> dict[str, Any]:
+    """The JSON object in ``TARGETS_STORAGE_OPTIONS``, as the ``targets`` command reads it."""
+    text = os.environ.get("TARGETS_STORAGE_OPTIONS", "").strip()
+    options = json.loads(text) if text else {}
+    if not isinstance(options, dict):
+        raise SystemExit("TARGETS_STORAGE_OPTIONS must hold a JSON object of storage options")
+    return options
 
 
 def generate(out: targets.FileTarget, rows: int) -> None:
@@ -88,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.rstrip("/")
 
+    options = storage_options()
     try:
-        orders = targets.target(f"{root}/orders.csv")
-        regions = targets.target(f"{root}/by_region/")
-        summary = targets.target(f"{root}/report.txt")
+        orders = targets.target(f"{root}/orders.csv", **options)
+        regions = targets.target(f"{root}/by_region/", **options)
+        summary = targets.target(f"{root}/report.txt", **options)
         print(f"pipeline at {root}")
         ran = [
             run_step("orders", orders, lambda: generate(orders, args.rows)),
