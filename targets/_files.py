@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterable
 from typing import Any
 
+from targets.errors import InvalidTarget
 from targets.fs.base import FileWriter, WriterState
 
 
@@ -82,6 +84,23 @@ class AtomicTextFile(io.TextIOWrapper):
     """A text output file over an `AtomicBinaryFile`, with the same commit rules."""
 
     buffer: AtomicBinaryFile
+
+    def write(self, text: str) -> int:
+        """Write ``text``; `InvalidTarget` (a `ValueError`) once the file is committed or
+        discarded, as for the binary file."""
+        if self.closed:
+            path = self.buffer.name
+            raise InvalidTarget(
+                f"cannot write: the text file for {path} is already {self.buffer.state.value}; "
+                "open a new one to write again",
+                path,
+            )
+        return super().write(text)
+
+    # typeshed gives TextIOWrapper io's bytes signature here; text lines are what it takes
+    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
+        for line in lines:
+            self.write(line)
 
     def discard(self) -> None:
         """Drop what was written; the final path is left as it was."""

@@ -11,7 +11,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from targets import fs as _fs
 from targets._files import AtomicBinaryFile, AtomicTextFile, FormattedFile
@@ -35,6 +35,10 @@ __all__ = ["DirectoryTarget", "FileTarget", "FlagTarget", "cleanup", "recover", 
 _READ_MODES = {"r": False, "rt": False, "rb": True}
 _WRITE_MODES = {"w": False, "wt": False, "wb": True, "x": False, "xt": False, "xb": True}
 
+_TextRead = Literal["r", "rt"]
+_TextWrite = Literal["w", "wt", "x", "xt"]
+_BinaryWrite = Literal["wb", "xb"]
+
 
 def _is_dir_url(url: Any) -> bool:
     text = url if isinstance(url, str) else str(url)
@@ -45,8 +49,12 @@ class _Target:
     """What every target has: a URL, a backend path, and the `AtomicFS` behind them."""
 
     _kind = "target"
+    _options: dict[str, Any]
 
     def __init__(self, path: Any, storage_options: dict[str, Any]) -> None:
+        if isinstance(path, _Target):  # a target names its location by URL, not by fspath
+            storage_options = {**path._options, **storage_options}
+            path = path.url
         self._location = path
         self._options = storage_options
         self.fs: AtomicFS
@@ -60,10 +68,13 @@ class _Target:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
-    def __fspath__(self) -> str:
-        if self.fs.protocol != "file":
-            raise TypeError(f"{self!r} is not on the local filesystem; use .url or .path")
-        return self.path
+    if not TYPE_CHECKING:
+        # Not a path: open(t, "w"), shutil.copy(src, t) or df.to_csv(t) would write straight
+        # to the final path, around the commit. os.fspath() and everything built on it (open,
+        # shutil, pathlib, pandas) get this error instead. Hidden from type checkers, which
+        # then reject a target where a path is expected before the program runs.
+        def __fspath__(self) -> NoReturn:
+            raise TypeError(_NOT_A_PATH.format(target=self))
 
     dropped_options: tuple[str, ...] = ()
     """Storage options left out when this target was pickled (credentials): an unpickled
@@ -79,6 +90,15 @@ class _Target:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.fs, _ = _fs.resolve(self._location, **self._options)
+
+
+_NOT_A_PATH = (
+    "{target!r} is not a path: writing to its final path by name (open(), shutil.copy, "
+    "df.to_csv(path)...) would bypass the commit, leaving a partial file on a crash and "
+    "replacing an existing output. Write with .open('w') / .open('wb') (a file object pandas "
+    "and most writers accept), or with .temporary_path() for a tool that needs a path; read "
+    "with .open('r') / .open('rb'), or by its backend path .path."
+)
 
 
 _SECRET_OPTIONS = frozenset(
@@ -129,8 +149,40 @@ class FileTarget(_Target):
     ``if_exists="error"`` an existing output is never replaced: the commit raises
     `TargetExistsError` (a `FileExistsError`), also when a concurrent writer won.
 
+    A target is not a path (``os.fspath(t)`` raises `TypeError`): handing it to ``open()``,
+    ``shutil.copy`` or ``df.to_csv`` would write around the commit. Read by
+    ``open("r")``/``open("rb")``, or by the backend path ``t.path``.
+
     >>> with FileTarget("out/report.csv").open("w") as f:   # doctest: +SKIP
     ...     f.write("id,total\\n")
+
+    Args:
+        path: Where the output goes: a local path, a ``pathlib.Path``, a ``UPath``, or a URL
+            (``file://``, ``s3://``, ``gs://``, ``hdfs://``...). It must not end in ``/``
+            (that names a directory: use `DirectoryTarget`).
+        format: A Luigi ``Format`` (``luigi.format.Gzip``, ``UTF8``, ``Nop``...) whose
+            ``pipe_writer`` and ``pipe_reader`` wrap the stream ``open()`` returns, both ways;
+            ``None`` (the default) for plain bytes or text.
+        if_exists: What a commit does when the output already exists: ``"error"`` (the
+            default) raises `TargetExistsError` (also when a concurrent writer committed
+            first) and leaves it as it was; ``"overwrite"`` replaces it whole, readers seeing
+            the old output or the new one, never a mix.
+        guarantee: ``"strict"`` (the default) raises `UnsupportedGuarantee` where the backend
+            lacks the primitive a guarantee needs (a rename that cannot replace, say), naming
+            what to install or configure; ``"best-effort"`` runs anyway on a weaker one, with
+            a warning (the Guarantees page says what each store then keeps).
+        durable: ``True`` (the default) makes a local commit survive a power loss once it
+            returns (the data, then the directory entry, are fsynced); ``False`` skips the
+            fsyncs, for scratch outputs. Object stores and HDFS make a commit durable
+            either way.
+        **storage_options: Passed to the backend's client (``endpoint_url``, ``key``,
+            ``token``, ``anon``...), as fsspec takes them. Credentials among them are never
+            shown in a ``repr`` or an error, and are left out when the target is pickled
+            (see ``dropped_options``).
+
+    Raises:
+        InvalidTarget: ``path`` ends in ``/``, ``format`` is not a Luigi Format, or an option
+            has a value it cannot take.
     """
 
     _kind = "file"
@@ -173,12 +225,44 @@ class FileTarget(_Target):
         """True once the output is committed (a committed file is never partial)."""
         return self.fs.isfile(self.path)
 
+    @overload
+    def open(self, mode: _TextRead = "r", *, encoding: str = "utf-8", **kwargs: Any) -> IO[str]: ...
+    @overload
+    def open(self, mode: Literal["rb"], *, encoding: str = "utf-8", **kwargs: Any) -> IO[bytes]: ...
+    @overload
+    def open(
+        self, mode: _TextWrite, *, encoding: str = "utf-8", **kwargs: Any
+    ) -> AtomicTextFile: ...
+    @overload
+    def open(
+        self, mode: _BinaryWrite, *, encoding: str = "utf-8", **kwargs: Any
+    ) -> AtomicBinaryFile: ...
+    @overload
+    def open(self, mode: str, *, encoding: str = "utf-8", **kwargs: Any) -> IO[Any]: ...
+
     def open(self, mode: str = "r", *, encoding: str = "utf-8", **kwargs: Any) -> Any:
         """Open the output for reading (``"r"``, ``"rb"``) or writing (``"w"``, ``"wb"``).
 
         A file opened for writing commits when it is closed, or at the clean end of a
         ``with`` block; an exception in the block discards it, and so does dropping it
-        without closing it. A ``format`` (Luigi's) wraps the stream both ways.
+        without closing it. ``"x"``/``"xb"`` write with ``if_exists="error"`` whatever the
+        target's own setting. A ``format`` (Luigi's) wraps the stream both ways.
+
+        The return type follows the mode for a type checker: ``IO[str]`` for ``"r"``,
+        ``IO[bytes]`` for ``"rb"``, `AtomicTextFile` for ``"w"``, `AtomicBinaryFile` for
+        ``"wb"``. With a ``format`` the object is the format's stream, which no checker can
+        know from the mode.
+
+        Args:
+            mode: ``"r"``/``"rt"``, ``"rb"``, ``"w"``/``"wt"``, ``"wb"``, ``"x"``/``"xt"`` or
+                ``"xb"``. Appending is refused: it cannot be atomic.
+            encoding: The text encoding of the text modes.
+            **kwargs: Passed to `io.TextIOWrapper` in the text modes (``newline``,
+                ``errors``).
+
+        Raises:
+            InvalidTarget: An unsupported mode.
+            TargetNotFound: Reading an output that does not exist.
         """
         if mode in _READ_MODES:
             raw = self.fs.open_input(self.path)
@@ -284,7 +368,38 @@ def _as_file_target(dst: Any, storage_options: dict[str, Any], like: FileTarget)
     )
 
 
-class DirectoryTarget(_Target):
+class _TreeTarget(_Target):
+    """What the directory outputs share: a URL ending in ``/`` and reading a file by name."""
+
+    @property
+    def url(self) -> str:
+        """The normalized URL of this output, ending in ``/``."""
+        return self.fs.url(self.path).rstrip("/") + "/"
+
+    @overload
+    def open(self, name: str, mode: Literal["rb"] = "rb") -> IO[bytes]: ...
+    @overload
+    def open(self, name: str, mode: _TextRead) -> IO[str]: ...
+    @overload
+    def open(self, name: str, mode: str) -> IO[Any]: ...
+
+    def open(self, name: str, mode: str = "rb") -> IO[Any]:
+        """Read the file ``name`` (relative, ``/``-separated) of the output: ``"rb"`` (the
+        default) for bytes, ``"r"`` for UTF-8 text; files are written through the writer."""
+        from targets.fs._names import check_relative_name
+
+        check_relative_name(name, self.url)
+        if mode not in _READ_MODES:
+            raise InvalidTarget(
+                f"mode {mode!r}: files of {self.url} are read with 'r' or 'rb'; write them "
+                "through writer()",
+                self.url,
+            )
+        raw = self.fs.open_input(self.fs.join(self.path, *name.split("/")))
+        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")
+
+
+class DirectoryTarget(_TreeTarget):
     """A directory output: many files committed together, with a ``_SUCCESS`` manifest.
 
     Write it with ``writer()`` (files by name, or tools writing under ``writer().path``) or
@@ -294,6 +409,26 @@ class DirectoryTarget(_Target):
     >>> with DirectoryTarget("out/table/").writer() as w:   # doctest: +SKIP
     ...     with w.open("part-0000.csv", "w") as f:
     ...         f.write("id\\n1\\n")
+
+    Args:
+        path: The directory: a local path, a ``pathlib.Path``, a ``UPath`` or a URL; a
+            trailing ``/`` is optional here.
+        if_exists: What a commit does when the output already exists (has its
+            ``_SUCCESS``): ``"error"`` (the default) raises `TargetExistsError` (also when a
+            concurrent writer committed first) and leaves it as it was; ``"overwrite"``
+            replaces it whole, readers seeing the old output or the new one, never a mix.
+        guarantee: ``"strict"`` (the default) raises `UnsupportedGuarantee` where the backend
+            lacks the primitive a guarantee needs (a rename that cannot replace, say), naming
+            what to install or configure; ``"best-effort"`` runs anyway on a weaker one, with
+            a warning (the Guarantees page says what each store then keeps).
+        durable: ``True`` (the default) makes a local commit survive a power loss once it
+            returns (the data, then the directory entry, are fsynced); ``False`` skips the
+            fsyncs, for scratch outputs. Object stores and HDFS make a commit durable
+            either way.
+        **storage_options: Passed to the backend's client (``endpoint_url``, ``key``,
+            ``token``, ``anon``...), as fsspec takes them. Credentials among them are never
+            shown in a ``repr`` or an error, and are left out when the target is pickled
+            (see ``dropped_options``).
     """
 
     _kind = "directory"
@@ -313,10 +448,6 @@ class DirectoryTarget(_Target):
         self.if_exists = if_exists
         self.guarantee = guarantee
         self.durable = durable
-
-    @property
-    def url(self) -> str:
-        return self.fs.url(self.path).rstrip("/") + "/"
 
     @property
     def success_path(self) -> str:
@@ -365,20 +496,6 @@ class DirectoryTarget(_Target):
             return [entry["name"] for entry in manifest["files"]]
         return _listed_data_files(self.fs, self.path)
 
-    def open(self, name: str, mode: str = "rb") -> IO[Any]:
-        """Read the file ``name`` of the committed output."""
-        from targets.fs._names import check_relative_name
-
-        check_relative_name(name, self.url)
-        if mode not in _READ_MODES:
-            raise InvalidTarget(
-                f"mode {mode!r}: files of {self.url} are read with 'r' or 'rb'; write them "
-                "through writer()",
-                self.url,
-            )
-        raw = self.fs.open_input(self.fs.join(self.path, *name.split("/")))
-        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")
-
     def remove(self) -> None:
         """Delete the output (its ``_SUCCESS`` first, so it stops existing at once)."""
         self.fs.remove(self.path, recursive=True)
@@ -389,9 +506,22 @@ def _listed_data_files(afs: AtomicFS, path: str) -> list[str]:
     return sorted(_data_files(afs, path))
 
 
-class FlagTarget(_Target):
+class FlagTarget(_TreeTarget):
     """A directory output written by another tool (Spark, Hadoop) that marks completion
-    with a flag file: it exists once ``flag`` exists. Read-side only."""
+    with a flag file: it exists once ``flag`` exists. Read-side only.
+
+    Args:
+        path: The directory: a local path, a ``pathlib.Path``, a ``UPath`` or a URL.
+        flag: The name of the file, in the directory, whose presence marks it complete
+            (``"_SUCCESS"``, Hadoop's and Spark's, by default).
+        **storage_options: Passed to the backend's client (``endpoint_url``, ``key``,
+            ``token``, ``anon``...), as fsspec takes them. Credentials among them are never
+            shown in a ``repr`` or an error, and are left out when the target is pickled
+            (see ``dropped_options``).
+
+    Raises:
+        InvalidTarget: ``flag`` is not a plain file name.
+    """
 
     _kind = "flag"
 
@@ -405,10 +535,6 @@ class FlagTarget(_Target):
         super().__init__(path, storage_options)
         self.flag = flag
 
-    @property
-    def url(self) -> str:
-        return self.fs.url(self.path).rstrip("/") + "/"
-
     def exists(self) -> bool:
         return self.fs.isfile(self.fs.join(self.path, self.flag))
 
@@ -416,15 +542,27 @@ class FlagTarget(_Target):
         """The directory's non-hidden files (Hadoop's and Spark's notion of the data)."""
         return _listed_data_files(self.fs, self.path)
 
-    def open(self, name: str, mode: str = "rb") -> IO[Any]:
-        return DirectoryTarget.open(self, name, mode)  # type: ignore[arg-type]
+
+@overload
+def target(path: Any, *, format: Any, **kwargs: Any) -> FileTarget: ...
+@overload
+def target(path: Any, **kwargs: Any) -> FileTarget | DirectoryTarget: ...
 
 
 def target(path: Any, **kwargs: Any) -> FileTarget | DirectoryTarget:
     """The target for ``path``: a `DirectoryTarget` if it ends in ``/``, else a `FileTarget`.
 
-    ``kwargs`` are the targets' options (``if_exists``, ``guarantee``, ``durable``) and the
-    backend's storage options.
+    A type checker cannot see a trailing ``/`` in a string, so the result is typed
+    ``FileTarget | DirectoryTarget`` (``FileTarget`` when ``format=`` is given, which only a
+    file takes): construct `FileTarget` or `DirectoryTarget` directly, or narrow with
+    ``isinstance``, where the precise class matters to a checker.
+
+    Args:
+        path: A local path, a ``pathlib.Path``, a ``UPath`` or a URL; a trailing ``/`` makes
+            it a directory output.
+        **kwargs: The target's options (``format`` for a file; ``if_exists``, ``guarantee``,
+            ``durable``, as `FileTarget` and `DirectoryTarget` describe them) and the
+            backend's storage options.
     """
     if _is_dir_url(path):
         return DirectoryTarget(path, **kwargs)
