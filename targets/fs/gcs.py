@@ -51,7 +51,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
-from fsspec.asyn import sync
+from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.dircache import DirCache
 from gcsfs.core import GCSFileSystem
 from gcsfs.retry import HttpError
 
@@ -67,7 +68,11 @@ from targets.fs import objectstore
 from targets.fs._gcs_errors import BucketNotFound, map_errors
 from targets.fs.base import Capabilities
 from targets.fs.objectstore import ObjectStoreFS
-from targets.fs.objectstore.fs import check_publish_concurrency
+from targets.fs.objectstore.fs import (
+    check_publish_concurrency,
+    check_storage_options,
+    keyword_names,
+)
 
 __all__ = ["GCSFS", "GCSStore"]
 
@@ -527,6 +532,13 @@ class GCSStore(objectstore.ObjectStore):
 
 # -- the filesystem -------------------------------------------------------------------
 
+VALID_OPTIONS = keyword_names(
+    GCSFileSystem.__init__, AsyncFileSystem.__init__, DirCache.__init__
+) | {"skip_instance_cache", "part_size", "stale_claim_after", "publish_concurrency"}
+"""Every storage option GCS takes: gcsfs's (its constructor's, and fsspec's async loop,
+listings cache and instance cache, to which gcsfs hands what it does not name) and this
+backend's own."""
+
 
 class GCSFS(ObjectStoreFS):
     """Atomic outputs on Google Cloud Storage (``gs://bucket/key``), over gcsfs.
@@ -541,6 +553,10 @@ class GCSFS(ObjectStoreFS):
       before `recover` touches it without ``force``;
     * ``publish_concurrency`` (a positive int; default 16): requests a commit, a recovery or
       a cleanup sends in parallel.
+
+    Any other name is refused with `InvalidTarget` (a misspelt ``endpoit_url`` must not send
+    the output to the default endpoint); the names gcsfs accepts are read from its
+    constructors (`VALID_OPTIONS`).
 
     Everything but the adapter and the rename of one object (``objects.move``) is
     `ObjectStoreFS`.
@@ -588,6 +604,7 @@ class GCSFS(ObjectStoreFS):
                 "would store it under another name than the one given",
                 url,
             )
+        check_storage_options(storage_options, VALID_OPTIONS, backend="GCS", url=url)
         options = dict(storage_options)
         part_size = int(options.pop("part_size", DEFAULT_PART_SIZE))
         stale = float(options.pop("stale_claim_after", objectstore.STALE_CLAIM_AFTER))

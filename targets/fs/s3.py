@@ -15,6 +15,8 @@ Storage options are s3fs's: ``key``, ``secret``, ``token``, ``profile``, ``anon`
 ``part_size`` (bytes per multipart part, default 8 MiB; files below it take one request),
 ``stale_claim_after`` (seconds, see `targets.fs.objectstore.STALE_CLAIM_AFTER`) and
 ``publish_concurrency`` (requests a commit sends in parallel, a positive int; default 16).
+Any other name is refused with `InvalidTarget` (a misspelt ``endpoit_url`` must not send the
+output to the default endpoint); the names s3fs accepts are read from its constructor.
 Credentials never appear in errors, logs or reprs.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import json
 import threading
@@ -38,7 +41,11 @@ from targets.fs import objectstore
 from targets.fs._names import new_token
 from targets.fs.base import Capabilities, Guarantee
 from targets.fs.objectstore import ObjectStoreFS, conditional
-from targets.fs.objectstore.fs import check_publish_concurrency
+from targets.fs.objectstore.fs import (
+    check_publish_concurrency,
+    check_storage_options,
+    keyword_names,
+)
 
 try:
     import boto3
@@ -330,6 +337,22 @@ class S3Store(objectstore.ObjectStore):
 # -- options --------------------------------------------------------------------------------
 
 
+@functools.cache
+def valid_options() -> frozenset[str]:
+    """Every storage option S3 takes: s3fs's (its constructor's, fsspec's listings cache and
+    instance cache, and aiobotocore's session's, to which s3fs hands what it does not name)
+    and this backend's own."""
+    import aiobotocore.session
+    import fsspec.dircache
+    import s3fs
+
+    return keyword_names(
+        s3fs.S3FileSystem.__init__,
+        fsspec.dircache.DirCache.__init__,
+        aiobotocore.session.AioSession.__init__,
+    ) | {"skip_instance_cache", *_OWN_OPTIONS}
+
+
 def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(this backend's own options, s3fs's options)."""
     own = {k: options.pop(k) for k in _OWN_OPTIONS if k in options}
@@ -347,9 +370,9 @@ def _make_client(options: Mapping[str, Any]) -> Any:
         client = _clients.get(cache_key)
         if client is not None:
             return client
-    session_kwargs = {
-        "aws_access_key_id": options.get("key"),
-        "aws_secret_access_key": options.get("secret"),
+    session_kwargs = {  # s3fs takes username and password for key and secret
+        "aws_access_key_id": options.get("key") or options.get("username"),
+        "aws_secret_access_key": options.get("secret") or options.get("password"),
         "aws_session_token": options.get("token"),
         "profile_name": options.get("profile"),
     }
@@ -376,6 +399,20 @@ def _make_client(options: Mapping[str, Any]) -> Any:
         return _clients.setdefault(cache_key, client)
 
 
+def _check_key(url: str) -> None:
+    """`InvalidTarget` for a URL whose key has an empty, ``.`` or ``..`` segment: S3 keeps
+    them literally (``s3://b/a/../b.csv`` is the key ``a/../b.csv``, not ``b.csv``), so the
+    output would be stored under a name nobody reading a path would look for."""
+    rest = url.split("?", 1)[0].partition("://")[2]
+    key = rest.partition("/")[2].rstrip("/")
+    if key and any(part in ("", ".", "..") for part in key.split("/")):
+        raise InvalidTarget(
+            f"{url!r} has an empty, '.' or '..' segment in its key; S3 would store it under "
+            "that literal key, not the path it looks like: write the key without them",
+            url,
+        )
+
+
 # -- the filesystem -------------------------------------------------------------------------
 
 
@@ -400,6 +437,7 @@ class S3FS(ObjectStoreFS):
     )
 
     def __init__(self, **storage_options: Any) -> None:
+        check_storage_options(storage_options, valid_options(), backend="S3")
         own, s3fs_options = _split_options(dict(storage_options))
         part_size = int(own.get("part_size", DEFAULT_PART_SIZE))
         if part_size < 1:
@@ -432,6 +470,8 @@ class S3FS(ObjectStoreFS):
         bucket, key = cls._split_url(url.split("?", 1)[0])
         if any(c in bucket for c in " \\") or len(bucket) > 255:
             raise InvalidTarget(f"{bucket!r} in {url!r} is not a valid bucket name", url)
+        _check_key(url)
+        check_storage_options(storage_options, valid_options(), backend="S3", url=url)
         fs = cls(**storage_options)
         path = f"{bucket}/{key}".rstrip("/")
         fs._home = path

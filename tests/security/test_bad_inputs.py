@@ -197,6 +197,30 @@ CATALOGUE: list[BadInput] = [
         "take no storage options",
     ),
     BadInput(
+        "a misspelt S3 storage option",
+        lambda r: targets.target("s3://bucket/out.csv", endpoit_url="http://127.0.0.1:9000"),
+        targets.InvalidTarget,
+        "unknown storage options ['endpoit_url']",
+    ),
+    BadInput(
+        "a misspelt GCS storage option",
+        lambda r: targets.target("gs://bucket/out.csv", endpoit_url="http://127.0.0.1:4443"),
+        targets.InvalidTarget,
+        "unknown storage options ['endpoit_url']",
+    ),
+    BadInput(
+        "a '..' segment in an S3 key",
+        lambda r: targets.target("s3://bucket/a/../out.csv"),
+        targets.InvalidTarget,
+        "S3 would store it under that literal key",
+    ),
+    BadInput(
+        "a '..' segment in a GCS name",
+        lambda r: targets.target("gs://bucket/a/../out.csv"),
+        targets.InvalidTarget,
+        "GCS would store it under another name",
+    ),
+    BadInput(
         "a format that is not a Luigi Format",
         lambda r: targets.FileTarget(f"{r}/x", format=object()),
         targets.InvalidTarget,
@@ -418,6 +442,12 @@ def _stable(message: str) -> str:
 
     message = re.sub(r"targets-(tmp|old)-[0-9a-f]{32}", r"targets-\1-<token>", message)
     message = re.sub(r" at 0x[0-9a-f]+", "", message)
+    # S3's and GCS's valid options are read from the installed s3fs and gcsfs
+    message = re.sub(
+        r"\b(S3|GCS) takes .*",
+        r"\1 takes <its client library's options and its own, listed>",
+        message,
+    )
     return message
 
 

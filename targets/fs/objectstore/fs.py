@@ -40,8 +40,9 @@ and ``GCSFS.store(bucket)`` are the `ObjectStore` adapters that the backends com
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 from typing import IO, Any, ClassVar
 
@@ -82,7 +83,12 @@ from targets.fs.objectstore.store import (
 )
 from targets.fs.objectstore.writers import ObjectDirectoryWriter, ObjectFileWriter, ObjectStaging
 
-__all__ = ["ObjectStoreFS", "check_publish_concurrency"]
+__all__ = [
+    "ObjectStoreFS",
+    "check_publish_concurrency",
+    "check_storage_options",
+    "keyword_names",
+]
 
 
 class ObjectStoreFS(AtomicFS):
@@ -550,3 +556,31 @@ def check_publish_concurrency(value: object) -> int | None:
         f"requests a commit sends in parallel (default {PUBLISH_THREADS}; 1 sends one at a "
         "time)"
     )
+
+
+def keyword_names(*callables: Callable[..., Any]) -> frozenset[str]:
+    """The parameters ``callables`` take by keyword (not ``self``, ``*args`` or
+    ``**kwargs``): the options a client library's constructors accept, read from their
+    signatures rather than copied into a list that goes stale."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(
+        name
+        for call in callables
+        for name, param in inspect.signature(call).parameters.items()
+        if param.kind in kinds and name != "self"
+    )
+
+
+def check_storage_options(
+    given: Iterable[str], valid: Collection[str], *, backend: str, url: str | None = None
+) -> None:
+    """`InvalidTarget` naming the options in ``given`` that are not in ``valid``, and listing
+    the valid ones: a misspelt option (``endpoit_url``) must not be swallowed by a client's
+    ``**kwargs`` while the output goes to the default endpoint."""
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        where = f" for {url}" if url else ""
+        raise InvalidTarget(
+            f"unknown storage options {unknown}{where}; {backend} takes {', '.join(sorted(valid))}",
+            url,
+        )
