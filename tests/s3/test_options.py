@@ -71,3 +71,10 @@ def test_dots_inside_names_are_kept(s3_root):
     out = targets.target(s3_root.child("v1..2/.hidden.csv"), **s3_root.options)
     out.write_text("x")
     assert out.exists()
+
+
+def test_username_and_password_are_s3fs_names_for_key_and_secret():
+    """s3fs takes them; the client that commits must sign with them too, not ignore them."""
+    fs = S3FS(endpoint_url="http://127.0.0.1:1", username="some-key", password="some-secret")
+    credentials = fs.client._request_signer._credentials
+    assert (credentials.access_key, credentials.secret_key) == ("some-key", "some-secret")
