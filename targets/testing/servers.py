@@ -349,21 +349,40 @@ def fake_gcs_server(*, buckets: Iterable[str] = ()) -> Iterator[GCSServer]:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    """Run a moto S3 server until SIGTERM or Ctrl-C. Once it answers, print its endpoint on
+    the first line and, on the second, ``TARGETS_STORAGE_OPTIONS=<JSON>``: the storage
+    options that reach it (dummy credentials, the loopback endpoint)."""
     parser = argparse.ArgumentParser(
         prog="python -m targets.testing.servers",
-        description="Run a moto S3 server on 127.0.0.1 until terminated.",
+        description="Run a moto S3 server on 127.0.0.1 until terminated; print its endpoint "
+        "and the storage options that reach it.",
     )
     parser.add_argument("server", choices=["moto"])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--port", type=int, default=0, help="the port to listen on (default: a free one)"
+    )
+    parser.add_argument(
+        "--bucket",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a bucket to create (repeatable)",
+    )
     parser.add_argument("--min-part-size", type=int, default=None)
     args = parser.parse_args(argv)
+    port = args.port or _free_port()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with (
         _environment(_SAFE_AWS_ENV, _UNSAFE_AWS_ENV),
-        _moto_in_process(args.port, args.min_part_size),
+        _moto_in_process(port, args.min_part_size),
     ):
+        server = S3Server(f"http://127.0.0.1:{port}")
+        for name in args.bucket:
+            server.create_bucket(name)
+        print(f"moto S3 server on {server.endpoint} (stop with Ctrl-C)")
+        print(f"TARGETS_STORAGE_OPTIONS={json.dumps(server.options())}", flush=True)
         stop.wait()
     return 0
 
