@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, overload
 
+from targets import _luigi
 from targets import fs as _fs
 from targets._files import AtomicBinaryFile, AtomicTextFile, FormattedFile
 from targets._inspect import _data_files
@@ -214,6 +215,7 @@ class FileTarget(_Target):
                 str(path),
             )
         super().__init__(path, storage_options)
+        _luigi.register_if_imported(FileTarget)  # for Luigi's range tools; see targets/_luigi.py
         self.format = format
         self.if_exists = if_exists
         self.guarantee = guarantee
