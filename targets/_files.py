@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from targets.errors import InvalidTarget
 from targets.fs.base import FileWriter, WriterState
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 class AtomicBinaryFile(io.BufferedIOBase):
@@ -35,7 +38,7 @@ class AtomicBinaryFile(io.BufferedIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:
+    def write(self, data: ReadableBuffer) -> int:
         return self._writer.write(data)
 
     def flush(self) -> None:
