@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import pathlib
 from datetime import timedelta
 
 import luigi
@@ -102,3 +103,108 @@ def test_luigi_temporary_path_idiom(tmp_path):
     with t.temporary_path() as tmp, open(tmp, "w") as f:
         f.write("via temporary_path")
     assert t.read_text() == "via temporary_path"
+
+
+# -- luigi.contrib habits: a tree written by path, a Spark output as a dependency -------
+
+
+class WriteTree(luigi.Task):
+    """A task in the luigi.contrib style: a tool writes a whole tree under a path."""
+
+    root = luigi.Parameter()
+    die_after_first_file = luigi.BoolParameter(default=False)
+
+    def output(self):
+        return targets.DirectoryTarget(f"{self.root}/by_region/")
+
+    def run(self):
+        RUNS.append("tree")
+        with self.output().temporary_path() as tmp:
+            for region, amount in (("north", 42), ("south", 7)):
+                part = pathlib.Path(tmp, f"region={region}", "part-00000.csv")
+                part.parent.mkdir(parents=True)
+                part.write_text(f"amount\n{amount}\n")
+                if self.die_after_first_file:
+                    raise RuntimeError("the tool died after one partition")
+
+
+def test_luigi_builds_a_directory_output_written_through_temporary_path(tmp_path):
+    RUNS.clear()
+    assert build(WriteTree(root=str(tmp_path)))
+    out = targets.DirectoryTarget(str(tmp_path / "by_region"))
+    assert out.exists()
+    assert out.files() == ["region=north/part-00000.csv", "region=south/part-00000.csv"]
+    with out.open("region=south/part-00000.csv", "r") as f:
+        assert f.read() == "amount\n7\n"
+    assert build(WriteTree(root=str(tmp_path)))
+    assert RUNS == ["tree"]  # complete: the second build ran nothing
+
+
+def test_a_tree_task_that_dies_inside_temporary_path_leaves_nothing_and_reruns(tmp_path):
+    RUNS.clear()
+    assert not build(WriteTree(root=str(tmp_path), die_after_first_file=True))
+    assert not WriteTree(root=str(tmp_path)).complete()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+    assert build(WriteTree(root=str(tmp_path)))
+    assert RUNS == ["tree", "tree"]
+    assert targets.DirectoryTarget(str(tmp_path / "by_region")).files() == [
+        "region=north/part-00000.csv",
+        "region=south/part-00000.csv",
+    ]
+
+
+class SparkOutput(luigi.ExternalTask):
+    """A directory another tool (Spark) writes, complete once its ``_SUCCESS`` is there."""
+
+    root = luigi.Parameter()
+
+    def output(self):
+        return targets.FlagTarget(f"{self.root}/spark/orders/")
+
+
+class CountOrders(luigi.Task):
+    root = luigi.Parameter()
+
+    def requires(self):
+        return SparkOutput(root=self.root)
+
+    def output(self):
+        return targets.FileTarget(f"{self.root}/order_count.txt")
+
+    def run(self):
+        RUNS.append("count")
+        flag = self.input()
+        rows = 0
+        for name in flag.files():
+            with flag.open(name, "r") as f:
+                rows += len(f.read().splitlines())
+        self.output().write_text(f"{rows}\n")
+
+
+def _spark_writes_parts(directory: pathlib.Path) -> None:
+    """What a Spark job leaves before its commit: part files and hidden checksums."""
+    directory.mkdir(parents=True)
+    (directory / "part-00000-3f1c.csv").write_text("1,north\n2,south\n")
+    (directory / "part-00001-3f1c.csv").write_text("3,north\n")
+    (directory / ".part-00000-3f1c.csv.crc").write_bytes(b"\x00crc")
+
+
+def test_a_spark_output_gates_its_consumer_on_success(tmp_path):
+    RUNS.clear()
+    spark_dir = tmp_path / "spark" / "orders"
+    _spark_writes_parts(spark_dir)
+    # the job has not committed: the consumer must not run on the parts written so far
+    result = luigi.build(
+        [CountOrders(root=str(tmp_path))],
+        local_scheduler=True,
+        log_level="ERROR",
+        detailed_summary=True,
+    )
+    assert result.status == luigi.LuigiStatusCode.MISSING_EXT
+    assert RUNS == []
+    assert not (tmp_path / "order_count.txt").exists()
+
+    (spark_dir / "_SUCCESS").write_bytes(b"")  # Spark's empty marker
+    assert build(CountOrders(root=str(tmp_path)))
+    assert RUNS == ["count"]
+    assert (tmp_path / "order_count.txt").read_text() == "3\n"  # the checksum is not data
