@@ -102,14 +102,18 @@ def interrupted_directory_commit(root: StoreRoot, rel: str, files: dict[str, byt
     class Killed(BaseException):
         pass
 
-    real_put = store.put
+    real_put, real_delete = store.put, store.delete
 
     def put_unless_success(key: str, data: Any, **kwargs: Any) -> Any:
         if key.endswith("/_SUCCESS"):
             raise Killed
         return real_put(key, data, **kwargs)
 
-    def no_delete(*args: Any, **kwargs: Any) -> None:
+    def no_delete(key: str, **kwargs: Any) -> None:
+        # S3's first strict write to a bucket probes its conditional writes and deletes the
+        # probe object: let that through, or a test run alone dies before its claim
+        if ".targets-probe-" in key:
+            return real_delete(key, **kwargs)
         raise Killed
 
     store.put = put_unless_success
