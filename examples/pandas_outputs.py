@@ -23,8 +23,10 @@ import targets
 
 def storage_options() -> dict[str, Any]:
     """The JSON object in ``TARGETS_STORAGE_OPTIONS``, as the ``targets`` command reads it."""
-    options = json.loads(os.environ.get("TARGETS_STORAGE_OPTIONS") or "{}")
-    assert isinstance(options, dict), "TARGETS_STORAGE_OPTIONS must hold a JSON object"
+    text = os.environ.get("TARGETS_STORAGE_OPTIONS", "").strip()
+    options = json.loads(text) if text else {}
+    if not isinstance(options, dict):
+        raise SystemExit("TARGETS_STORAGE_OPTIONS must hold a JSON object of storage options")
     return options
 
 

@@ -10,8 +10,11 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import targets
 from tests.fixtures import StoreRoot
+from tests.integrations.conftest import load_example
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "pipeline.py"
 
@@ -49,3 +52,18 @@ def test_pipeline_example_refuses_options_that_are_not_a_json_object(s3_root):
     result = run_pipeline(s3_root, ["endpoint_url"])
     assert result.returncode != 0
     assert "TARGETS_STORAGE_OPTIONS must hold a JSON object" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCRIPT.parent.glob("*.py")))
+def test_every_example_reads_its_options_the_same_way(name, monkeypatch):
+    """Each example's ``storage_options()``: the JSON object in the variable, ``{}`` when it
+    is unset, and a clear exit (not an ``assert``, which ``python -O`` drops) for JSON that
+    is not an object."""
+    read = load_example(name).storage_options  # as the integration tests load them
+    monkeypatch.setenv("TARGETS_STORAGE_OPTIONS", '{"endpoint_url": "http://127.0.0.1:1"}')
+    assert read() == {"endpoint_url": "http://127.0.0.1:1"}
+    monkeypatch.delenv("TARGETS_STORAGE_OPTIONS")
+    assert read() == {}
+    monkeypatch.setenv("TARGETS_STORAGE_OPTIONS", '["endpoint_url"]')
+    with pytest.raises(SystemExit, match="must hold a JSON object"):
+        read()
