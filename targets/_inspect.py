@@ -118,15 +118,23 @@ class VerifyReport:
 
 
 def status(
-    url: Any, *, older_than: timedelta = timedelta(hours=6), **storage_options: Any
+    url: Any,
+    *,
+    older_than: timedelta = timedelta(hours=6),
+    progress: Callable[[int, int, str], None] | None = None,
+    **storage_options: Any,
 ) -> OutputStatus:
     """What is at ``url``: a committed output, an incomplete one, or nothing (only reads).
 
     A URL ending in ``/`` names a directory output; otherwise a file at ``url`` is a file
     output, and a directory there is looked at as a directory output. Temporaries of this
     library beside and under ``url`` are listed as ``stale`` (older than ``older_than``:
-    what `targets.cleanup` would remove) or ``recent``.
+    what `targets.cleanup` would remove) or ``recent``. ``progress(done, total, step)`` is
+    called before each of the two steps (reading the output, listing the temporaries: each a
+    listing that takes long on thousands of files) and once at the end.
     """
+    report_step = progress or (lambda done, total, step: None)
+    report_step(0, 2, "reading the output")
     afs, path = _fs.resolve(url, **storage_options)
     dir_hint = str(url).endswith("/")
     kind: Kind = "directory" if dir_hint else "file"
@@ -138,9 +146,11 @@ def status(
         _directory_status(afs, path, out, dir_hint)
     if out.kind == "directory" and not out.url.endswith("/"):
         out.url += "/"
+    report_step(1, 2, "listing temporaries")
     report = afs.cleanup(path, older_than=older_than, dry_run=True)
     out.stale = [*report.removed, *report.aborted_uploads]
     out.recent = list(report.kept_recent)
+    report_step(2, 2, "done")
     return out
 
 

@@ -14,6 +14,10 @@ Every command takes ``--json`` (one JSON document on stdout) and storage options
 object in the environment variable ``TARGETS_STORAGE_OPTIONS``. Storage options are never
 printed.
 
+Long work (``status``, ``verify``, ``recover``, ``cleanup``) draws a progress bar on stderr
+for a person at a terminal only: never under ``--json``, nor when stdout or stderr is not a
+terminal, unless ``TARGETS_PROGRESS=1`` (``0`` hides it).
+
 Exit codes: 0 yes / done; 1 no (not committed, verification failed, a store weaker than its
 backend declares); 2 a usage error; 3 the operation failed (the error is printed).
 
@@ -54,6 +58,9 @@ EXIT_ERROR = 3
 """The operation failed: the store could not be reached, the library refused, ..."""
 
 OPTIONS_ENV = "TARGETS_STORAGE_OPTIONS"
+PROGRESS_ENV = "TARGETS_PROGRESS"
+"""``1`` shows progress bars even when not at a terminal, ``0`` hides them; unset: shown only
+when both stdout and stderr are terminals. Never under ``--json``."""
 
 # -- parameters --------------------------------------------------------------------------------
 
@@ -156,6 +163,54 @@ def _emit(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
 
 
+# -- progress ----------------------------------------------------------------------------------
+
+
+def _show_progress(as_json: bool) -> bool:
+    """Whether to draw progress bars (on stderr): never under ``--json``; otherwise as
+    $TARGETS_PROGRESS says, or, when it is unset, only for a person at a terminal (stdout and
+    stderr both terminals, so that a pipe or a log file gets no bar)."""
+    if as_json:
+        return False
+    forced = os.environ.get(PROGRESS_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+class _Progress:
+    """A progress bar on stderr for callbacks ``(done, total, name)``, created on the first
+    call (the total is known only then); does nothing when not ``enabled``."""
+
+    def __init__(self, label: str, *, enabled: bool) -> None:
+        self._label = label
+        self._enabled = enabled
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=total,
+                label=self._label,
+                file=sys.stderr,
+                show_pos=True,
+                item_show_func=lambda item: item,
+            )
+            self._bar.__enter__()
+        self._bar.update(done - self._done, name)
+        self._done = done
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
 # -- presentation helpers ----------------------------------------------------------------------
 
 
@@ -224,7 +279,8 @@ def status(url: str, as_json: bool, options: dict[str, Any], older_than: timedel
 
     Exit 0 when committed, 1 otherwise.
     """
-    st = targets.status(url, older_than=older_than, **options)
+    with _Progress("reading status", enabled=_show_progress(as_json)) as progress:
+        st = targets.status(url, older_than=older_than, progress=progress, **options)
     if as_json:
         _emit(st.to_dict())
     else:
@@ -301,42 +357,13 @@ def verify(url: str, as_json: bool, options: dict[str, Any], sizes_only: bool) -
 
     Exit 0 when it matches, 1 otherwise (not committed included).
     """
-    with _Progress("verifying", enabled=not as_json) as progress:
+    with _Progress("verifying", enabled=_show_progress(as_json)) as progress:
         report = targets.verify(url, checksums=not sizes_only, progress=progress, **options)
     if as_json:
         _emit(report.to_dict())
     else:
         _print_verify(report)
     return EXIT_OK if report.ok else EXIT_NO
-
-
-class _Progress:
-    """A progress bar on stderr for callbacks ``(done, total, name)``, created on the first
-    call (the total is known only then)."""
-
-    def __init__(self, label: str, *, enabled: bool = True) -> None:
-        self._label = label
-        self._enabled = enabled
-        self._bar: Any = None
-        self._done = 0
-
-    def __call__(self, done: int, total: int, name: str) -> None:
-        if not self._enabled:
-            return
-        if self._bar is None:
-            self._bar = click.progressbar(
-                length=total, label=self._label, file=sys.stderr, show_pos=True
-            )
-            self._bar.__enter__()
-        self._bar.update(done - self._done, name)
-        self._done = done
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
 
 
 def _print_verify(report: VerifyReport) -> None:
@@ -377,7 +404,8 @@ def cleanup(
     if dry_run:
         removed, aborted, kept = plan.removed, plan.aborted_uploads, plan.kept_recent
     else:
-        removed, aborted, kept = _clean(url, options, older_than, plan, show=not as_json)
+        show = _show_progress(as_json)
+        removed, aborted, kept = _clean(url, options, older_than, plan, show=show)
     if as_json:
         _emit(
             {
@@ -482,10 +510,15 @@ def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: b
     --how is refused (exit 3).
     """
     afs, path = _fs.resolve(url, **options)
-    before = targets.status(url, **options).state
-    # a backend that recovers one way only raises InvalidTarget for another --how: exit 3
-    result = afs.recover(path, how=cast(RecoverHow, how), force=force)
-    after = targets.status(url, **options)
+    with _Progress("recovering", enabled=_show_progress(as_json)) as progress:
+        progress(0, 3, "reading the state")
+        before = targets.status(url, **options).state
+        progress(1, 3, "recovering")
+        # a backend that recovers one way only raises InvalidTarget for another --how: exit 3
+        result = afs.recover(path, how=cast(RecoverHow, how), force=force)
+        progress(2, 3, "reading the new state")
+        after = targets.status(url, **options)
+        progress(3, 3, "done")
     if as_json:
         _emit({"url": after.url, "result": result, "state": after.state})
     else:

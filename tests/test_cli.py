@@ -351,7 +351,8 @@ def test_cleanup_removes_stale_temporaries_and_leaves_committed_outputs_untouche
     assert snapshot(root, *outputs) == before
 
     result = run(root, "cleanup", root.url, "--older-than", age)
-    assert "removing stale temporaries" in result.stderr  # the progress bar
+    # no progress bar: the runner's streams are not terminals (test_progress_* below)
+    assert "removing stale temporaries" not in result.stderr
     assert "removed 3 stale temporaries" in result.stdout
     for rel in leftovers:
         assert os.path.basename(rel) in result.stdout
@@ -524,3 +525,123 @@ def test_the_command_and_the_inspection_use_only_public_names_of_targets_fs():
         ]
         assert private == [], (module, private)
         assert "inspect" not in imported, module
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+def invoke_with_progress(root: StoreRoot, setting: str | None, *args: str) -> Any:
+    """Run ``targets ARGS`` with $TARGETS_PROGRESS set to ``setting`` (None: unset)."""
+    env = {"TARGETS_STORAGE_OPTIONS": json.dumps(root.options), "TARGETS_PROGRESS": setting}
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code in (EXIT_OK, EXIT_NO), result.output
+    return result
+
+
+def progress_commands(root: StoreRoot) -> dict[str, list[str]]:
+    """Each long command, with the label its progress bar shows."""
+    commit_outputs(root)
+    table = root.child("table/")
+    return {
+        "reading status": ["status", table],
+        "verifying": ["verify", table],
+        "recovering": ["recover", table],
+        "removing stale temporaries": ["cleanup", root.url, "--older-than", "0s"],
+    }
+
+
+def make_stale_temporary(root: StoreRoot) -> None:
+    """A dead writer's temporary beside an output, old enough for cleanup to remove."""
+    temp = pathlib.Path(root.url, f".late.csv.targets-tmp-{uuid.uuid4().hex}")
+    temp.write_bytes(b"partial")
+    os.utime(temp, (time.time() - 7 * 3600,) * 2)
+
+
+def test_progress_shows_for_every_long_command_when_forced_on(local_root):
+    """TARGETS_PROGRESS=1: status, verify, recover and cleanup each draw a bar on stderr,
+    never on stdout. (status and recover had none before.)"""
+    for label, args in progress_commands(local_root).items():
+        make_stale_temporary(local_root)
+        result = invoke_with_progress(local_root, "1", *args)
+        assert label in result.stderr, (args, result.stderr)
+        assert label not in result.stdout
+
+
+@pytest.mark.parametrize("setting", [None, "1", "0"])
+def test_progress_is_silent_under_json_and_in_a_pipe(local_root, setting):
+    """--json never shows a bar, even when forced on; neither does a run whose streams are not
+    terminals (the runner's), unless forced on. Before, every command but --json drew one in
+    a pipe too."""
+    for label, args in progress_commands(local_root).items():
+        make_stale_temporary(local_root)
+        doc = invoke_with_progress(local_root, setting, *args, "--json")
+        assert doc.stderr == "", (args, doc.stderr)
+        json.loads(doc.stdout)
+        if setting != "1":
+            plain = invoke_with_progress(local_root, setting, *args)
+            assert label not in plain.stderr and plain.stderr == "", (args, plain.stderr)
+
+
+def test_progress_follows_the_terminal_when_not_forced(monkeypatch):
+    """Unset: a bar only when stdout and stderr are both terminals; 0 and 1 override that;
+    --json wins over everything."""
+    from targets import cli as cli_module
+
+    for out_tty, err_tty, setting, expected in [
+        (True, True, None, True),
+        (False, True, None, False),  # stdout piped: `targets status x | grep`
+        (True, False, None, False),  # stderr to a log file
+        (True, True, "0", False),
+        (False, False, "1", True),
+    ]:
+        monkeypatch.setattr(sys.stdout, "isatty", lambda v=out_tty: v, raising=False)
+        monkeypatch.setattr(sys.stderr, "isatty", lambda v=err_tty: v, raising=False)
+        if setting is None:
+            monkeypatch.delenv("TARGETS_PROGRESS", raising=False)
+        else:
+            monkeypatch.setenv("TARGETS_PROGRESS", setting)
+        assert cli_module._show_progress(False) is expected, (out_tty, err_tty, setting)
+        assert cli_module._show_progress(True) is False
+
+
+def test_progress_bar_is_drawn_on_a_real_terminal(local_root, tmp_path):
+    """``targets verify`` in a pseudo-terminal (stdout and stderr a tty, no env override)
+    draws the bar with its count; the same command piped prints no bar."""
+    import pty
+
+    commit_outputs(local_root)
+    url = local_root.child("table/")
+    env = {k: v for k, v in os.environ.items() if k != "TARGETS_PROGRESS"}
+    terminal, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "targets", "verify", url],
+            stdin=subprocess.DEVNULL,
+            stdout=secondary,
+            stderr=secondary,
+            env=env,
+            timeout=60,
+        )
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(terminal)
+    assert proc.returncode == EXIT_OK, seen
+    text = seen.decode(errors="replace")
+    assert "verifying" in text and "2/2" in text, text
+    piped = subprocess.run(
+        [sys.executable, "-m", "targets", "verify", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert piped.returncode == EXIT_OK and piped.stderr == "", piped.stderr
