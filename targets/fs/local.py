@@ -515,7 +515,8 @@ class LocalFS(RenameFS):
         ops = storage_options.pop("ops", None)
         if storage_options:
             raise InvalidTarget(
-                f"local paths take no storage options; got {sorted(storage_options)} for {url}",
+                f"unknown storage options {sorted(storage_options)} for {url}; local paths "
+                "take none",
                 url,
             )
         return cls(ops), _local_path(url)

@@ -194,7 +194,7 @@ CATALOGUE: list[BadInput] = [
         "a storage option a local path does not take",
         lambda r: targets.FileTarget(f"{r}/x", key="AKIA"),
         targets.InvalidTarget,
-        "take no storage options",
+        "unknown storage options ['key']",
     ),
     BadInput(
         "a misspelt S3 storage option",
