@@ -274,9 +274,14 @@ class _Figures:
         palette = plt.get_cmap("tab20").colors
         self.colour = {name: palette[i % len(palette)] for i, name in enumerate(self.order)}
 
-    def panels(self, n: int, width: float, height: float) -> tuple[Any, list[Any]]:
-        """A figure of ``n`` panels side by side, each ``width`` x ``height`` inches."""
-        fig, axes = self.plt.subplots(1, n, figsize=(width * n, height))
+    def panels(
+        self, n: int, width: float, height: float, *, stacked: bool = False
+    ) -> tuple[Any, list[Any]]:
+        """A figure of ``n`` panels, each ``width`` x ``height`` inches: side by side, or one
+        above the other when ``stacked`` (a figure as wide as one panel stays readable when
+        the docs shrink it to the page width)."""
+        rows, cols = (n, 1) if stacked else (1, n)
+        fig, axes = self.plt.subplots(rows, cols, figsize=(width * cols, height * rows))
         return fig, list(axes) if n > 1 else [axes]
 
     def style(self, name: str) -> dict[str, object]:
@@ -291,8 +296,11 @@ class _Figures:
             "label": name,
         }
 
-    def save(self, fig: Any, axes: Sequence[Any], name: str, *, bottom: float) -> str:
-        """Add one legend for every panel below them, write ``name``, and close ``fig``."""
+    def save(
+        self, fig: Any, axes: Sequence[Any], name: str, *, bottom: float, ncol: int = 4
+    ) -> str:
+        """Add one legend for every panel below them (``ncol`` columns), write ``name``, and
+        close ``fig``."""
         handles: dict[str, Any] = {}
         for ax in axes:
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -302,8 +310,8 @@ class _Figures:
             [handles[n] for n in order],
             order,
             loc="lower center",
-            ncol=4,
-            fontsize=8,
+            ncol=ncol,
+            fontsize=8 if ncol > 2 else 9,
             frameon=False,
         )
         fig.tight_layout(rect=(0, bottom, 1, 1))
@@ -314,22 +322,38 @@ class _Figures:
 
 
 def _log_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    """Log-log axes whose ticks read as numbers (1, 10, 1,000) and times (1 ms, 10 s), not
+    powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_seconds(v)))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
 
 
+def _tick_seconds(s: float) -> str:
+    """A tick label for a power of ten of seconds: 100 µs, 10 ms, 1 s, 1,000 s."""
+    if s >= 1:
+        return f"{s:,.0f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.0f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
 def _plot_commit_cost(figures: _Figures, results: Sequence[Result]) -> str | None:
-    """Measured time per directory output against its number of files, one panel per
-    store; None when the run measured no directory output."""
+    """Measured time per directory output against its number of files: one panel per store,
+    one above the other, log-log, 7 inches wide (legible at the docs' page width); None when
+    the run measured no directory output."""
     dirs = [r for r in results if r.scenario.kind == "dir"]
     backends = [b for b in ("local", "s3", "gcs") if any(r.backend == b for r in dirs)]
     if not backends:
         return None
-    fig, axes = figures.panels(len(backends), 5.4, 5.4)
+    fig, axes = figures.panels(len(backends), 7.0, 3.6, stacked=True)
     for ax, backend in zip(axes, backends, strict=True):
         by_path: dict[str, list[Result]] = {}
         for r in dirs:
@@ -340,11 +364,13 @@ def _plot_commit_cost(figures: _Figures, results: Sequence[Result]) -> str | Non
             ax.plot([r.scenario.files for r in rs], [r.seconds for r in rs], **figures.style(name))
         _log_axes(
             ax,
-            f"{backend}: a directory of N x 64 KiB",
-            "N files",
-            "seconds per output, end to end (median)",
+            f"{backend}: a directory of N x 64 KiB, end to end (median)",
+            "N files in the output",
+            "time per output",
         )
-    return figures.save(fig, axes, "commit-cost.png", bottom=0.13)
+    legend_inches = 1.4  # eleven paths in two columns below the last panel
+    bottom = legend_inches / (3.6 * len(backends))
+    return figures.save(fig, axes, "commit-cost.png", bottom=bottom, ncol=2)
 
 
 def _plot_projection(figures: _Figures, results: Sequence[Result]) -> str | None:
@@ -367,7 +393,7 @@ def _plot_projection(figures: _Figures, results: Sequence[Result]) -> str | None
             ax,
             f"projected commit step on {store.name}, N x 10 MiB",
             "N files (100,000 x 10 MiB ≈ 1 TB)",
-            "seconds (model, see bench/_model.py)",
+            "time (model, see bench/_model.py)",
         )
     return figures.save(fig, axes, "projected-commit.png", bottom=0.12)
 
