@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO, cast
@@ -105,6 +106,65 @@ class _Chunker:
             upload_id, self.upload_id = self.upload_id, None
             with contextlib.suppress(Exception):
                 self.store.abort_upload(self.key, upload_id)
+
+
+class _Spool:
+    """The local spool file of one directory writer: every held-back file past
+    `HOLD_MEMORY` is appended to it, so a writer keeps one descriptor open whatever the
+    number of files. Each file is read back through its own `_SpoolSlice`."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._end = 0
+
+    def add(self, data: bytes) -> _SpoolSlice:
+        """Append ``data``; return a reader of exactly those bytes."""
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="targets-spool-")  # noqa: SIM115 (closed by close())
+        os.pwrite(self._file.fileno(), data, self._end)
+        start, self._end = self._end, self._end + len(data)
+        return _SpoolSlice(self._file.fileno(), start, len(data))
+
+    def close(self) -> None:
+        """Delete the spool file (its readers are unusable afterwards)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file, self._end = None, 0
+
+
+class _SpoolSlice(io.RawIOBase):
+    """A seekable, read-only view of ``size`` bytes at ``start`` of a spool file. Reads use
+    ``os.pread``: views of one spool file may be sent from several threads at once.
+    Closing a view leaves the spool file open."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._start, self._size, self._pos = fd, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        if n == 0:
+            return 0
+        chunk = os.pread(self._fd, n, self._start + self._pos)
+        view[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 class ObjectFileWriter(FileWriter):
@@ -263,6 +323,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._entries: dict[str, Entry] = {}
         self._open: dict[str, _PartStream] = {}
         self._held = 0
+        self._spool = _Spool()
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -332,9 +393,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         chunks.buf = bytearray()
         data: bytes | BinaryIO = held
         if self._held + len(held) > HOLD_MEMORY:
-            spool = tempfile.TemporaryFile(prefix="targets-spool-")  # noqa: SIM115 (kept until published)
-            spool.write(held)
-            data = spool
+            data = cast(BinaryIO, self._spool.add(held))
         else:
             self._held += len(held)
         self._entries[name] = Entry(name, chunks.size, "put", sha, data=data)
@@ -345,6 +404,12 @@ class ObjectDirectoryWriter(DirectoryWriter):
         return entries_from_staging(self._store, self._staging, self._store.url(self._prefix))
 
     def _commit(self) -> dict[str, Any]:
+        try:
+            return self._commit_entries()
+        finally:
+            self._spool.close()
+
+    def _commit_entries(self) -> dict[str, Any]:
         try:
             for stream in list(self._open.values()):
                 stream.close()
@@ -379,6 +444,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
                 stream.close()
         abort_entries(self._store, self._prefix, list(self._entries.values()))
         self._entries.clear()
+        self._spool.close()
         if self._staging_used:
             with contextlib.suppress(Exception):
                 delete_prefix(self._store, self._staging, concurrency=self._concurrency)
