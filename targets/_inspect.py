@@ -232,7 +232,9 @@ def verify(
 
     Every file the manifest lists must be there with the recorded size and, when
     ``checksums`` is true and the manifest records one, the recorded sha256 (which reads
-    every byte); no other non-hidden file may be there. A file output has no manifest: it
+    every byte); no other non-hidden file may be there. The manifest decides what is data:
+    a hidden name it lists (``_common_metadata``, ``_delta_log/0.json``) is checked like
+    the rest. A file output has no manifest: it
     is verified by being committed. ``progress(done, total, name)`` is called after each file
     of the manifest is checked.
     """
@@ -248,7 +250,8 @@ def verify(
     except CorruptManifest as exc:
         report.problems.append(VerifyProblem(SUCCESS, "corrupt manifest", actual=str(exc)))
         return report
-    present = _data_files(afs, path)
+    listed = frozenset(f["name"] for f in manifest["files"]) if manifest else frozenset()
+    present = _data_files(afs, path, also=listed)
     if manifest is None:
         report.checked = len(present)
         report.bytes = sum(present.values())
@@ -418,8 +421,11 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
-def _data_files(afs: AtomicFS, path: str) -> dict[str, int]:
-    """The non-hidden files under ``path`` (relative names) and their sizes."""
+def _data_files(afs: AtomicFS, path: str, also: frozenset[str] = frozenset()) -> dict[str, int]:
+    """The data files under ``path`` (relative names) and their sizes: the non-hidden ones,
+    and the hidden ones (``_common_metadata``, ``_delta_log/...``) named in ``also``, the
+    manifest's list, which decides what is data. Never ``_SUCCESS``, the claim or a
+    temporary of this library."""
     try:
         found = afs.fsspec.find(path, detail=True)
     except FileNotFoundError:
@@ -435,7 +441,9 @@ def _data_files(afs: AtomicFS, path: str) -> dict[str, int]:
         rel = full[len(base) :] if full.startswith(base) else full
         if not rel or info.get("type") == "directory":
             continue
-        if any(part.startswith((".", "_")) or is_temp_name(part) for part in rel.split("/")):
+        if rel not in also and any(
+            part.startswith((".", "_")) or is_temp_name(part) for part in rel.split("/")
+        ):
             continue
         names[rel] = int(info.get("size") or 0)
     return names

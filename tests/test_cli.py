@@ -645,3 +645,28 @@ def test_progress_bar_is_drawn_on_a_real_terminal(local_root, tmp_path):
         timeout=60,
     )
     assert piped.returncode == EXIT_OK and piped.stderr == "", piped.stderr
+
+
+# -- verify: hidden names the manifest lists -----------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_verify_checks_hidden_names_the_manifest_lists_as_data(backend, request):
+    """``_common_metadata`` and ``_delta_log/0.json``, written through ``writer().open()``,
+    are in the manifest and are verified like the other files. Failed on the old code, which
+    skipped every hidden name when listing and so reported both as missing (exit 1)."""
+    root: StoreRoot = request.getfixturevalue(f"{backend}_root")
+    url = root.child("lake/")
+    files = {"part-0": b"rows", "_common_metadata": b"schema", "_delta_log/0.json": b"{}"}
+    with targets.target(url, **root.options).writer() as w:
+        for name, data in files.items():
+            with w.open(name, "wb") as f:
+                f.write(data)
+    doc = run_json(root, "verify", url)
+    assert doc["problems"] == []
+    assert doc["checked"] == doc["checksummed"] == 3
+    put(root, "lake/_delta_log/0.json", b"{changed}")
+    damaged = run_json(root, "verify", url, code=EXIT_NO)
+    assert [(p["name"], p["problem"]) for p in damaged["problems"]] == [
+        ("_delta_log/0.json", "size")
+    ]
