@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from targets.errors import BackendNotInstalled, InvalidTarget
 from targets.fs._manifest import decode as decode_manifest
-from targets.fs._names import CLAIM, SUCCESS, is_temp_name, parse_temp_name
+from targets.fs._names import CLAIM, SUCCESS, check_url_text, is_temp_name, parse_temp_name
 from targets.fs.base import (
     AtomicFS,
     Capabilities,
@@ -314,6 +314,7 @@ def resolve(url: Any, **storage_options: Any) -> tuple[AtomicFS, str]:
     if not text or not text.strip():
         raise InvalidTarget("the target location is empty; give a path or a URL", text)
     protocol, _ = split_protocol(text)
+    check_url_text(text, protocol)
     made = _as_factory(backend(protocol, text))(text, **storage_options)
     if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], AtomicFS)):
         raise InvalidTarget(

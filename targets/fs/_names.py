@@ -50,36 +50,82 @@ def is_temp_name(name: str) -> bool:
     return _TEMP_RE.match(name) is not None
 
 
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs"})
+"""The schemes whose keys cannot hold a line break: GCS forbids CR and LF in object names,
+and S3-compatible stores (moto among them) answer 404 to a PUT of such a key."""
+
+
+def check_url_text(text: str, protocol: str) -> str:
+    """Return ``text`` (a URL or path on ``protocol``) if every store of that kind can name it.
+
+    Refused with `InvalidTarget`, the URL shown escaped: a lone surrogate (what Python makes
+    of bytes that are not UTF-8, with surrogateescape), which has no UTF-8 form for any
+    store; and, on an object store, a carriage return or line feed.
+    """
+    shown = repr(text)
+    if not _encodable(text):
+        problem = (
+            "holds a lone surrogate, which is no character (bytes that were not UTF-8, decoded "
+            "with surrogateescape); give the name as UTF-8 text, decoding the bytes with "
+            "their real encoding"
+        )
+    elif protocol in _OBJECT_STORES and ("\n" in text or "\r" in text):
+        problem = f"holds a line break, which {protocol}:// keys cannot hold; remove it"
+    else:
+        return text
+    raise InvalidTarget(f"cannot open {shown}: the URL {problem}", shown[1:-1])
+
+
 def check_relative_name(name: str, output: str) -> str:
     """Return ``name`` if it is a safe relative file name inside the output ``output``.
 
     Rejected: empty names and segments, absolute paths, ``.`` and ``..`` segments,
-    backslashes, NUL, the reserved ``_SUCCESS`` and names of this library's temporaries.
-    No name that passes can reach outside the output.
+    backslashes, NUL, lone surrogates (no UTF-8 form), the reserved ``_SUCCESS`` and the
+    names of this library's temporaries. No name that passes can reach outside the output.
     """
-    problem = None
-    if not isinstance(name, str):
-        problem = f"must be a str, not {type(name).__name__}"
-    elif not name:
-        problem = "is empty"
-    elif "\x00" in name:
-        problem = "contains a NUL character"
-    elif "\\" in name:
-        problem = "contains a backslash; use '/' to separate directories"
-    elif name.startswith("/"):
-        problem = "is absolute; give a name relative to the output"
-    else:
-        parts = name.split("/")
-        if any(p == "" for p in parts):
-            problem = "has an empty segment ('//' or a trailing '/')"
-        elif any(p in (".", "..") for p in parts):
-            problem = "has a '.' or '..' segment"
-        elif parts[0] == SUCCESS:
-            problem = f"is reserved: {SUCCESS} holds the manifest and is written at commit"
-        elif any(is_temp_name(p) for p in parts):
-            problem = "is reserved for this library's temporaries"
-        elif any(len(p.encode()) > _MAX_NAME for p in parts):
-            problem = f"has a segment longer than {_MAX_NAME} bytes"
+    problem = _name_problem(name)
     if problem is not None:
         raise InvalidTarget(f"file name {name!r} in output {output} {problem}", output)
     return name
+
+
+def _name_problem(name: object) -> str | None:
+    """What is wrong with ``name`` as a whole, or with one of its segments."""
+    if not isinstance(name, str):
+        return f"must be a str, not {type(name).__name__}"
+    if not name:
+        return "is empty"
+    if "\x00" in name:
+        return "contains a NUL character"
+    if not _encodable(name):
+        return (
+            "holds a lone surrogate, which is no character (bytes that were not UTF-8, "
+            "decoded with surrogateescape); give the name as UTF-8 text"
+        )
+    if "\\" in name:
+        return "contains a backslash; use '/' to separate directories"
+    if name.startswith("/"):
+        return "is absolute; give a name relative to the output"
+    return _segments_problem(name.split("/"))
+
+
+def _segments_problem(parts: list[str]) -> str | None:
+    if any(p == "" for p in parts):
+        return "has an empty segment ('//' or a trailing '/')"
+    if any(p in (".", "..") for p in parts):
+        return "has a '.' or '..' segment"
+    if parts[0] == SUCCESS:
+        return f"is reserved: {SUCCESS} holds the manifest and is written at commit"
+    if any(is_temp_name(p) for p in parts):
+        return "is reserved for this library's temporaries"
+    if any(len(p.encode()) > _MAX_NAME for p in parts):
+        return f"has a segment longer than {_MAX_NAME} bytes"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -82,6 +82,10 @@ _CONDITIONS: dict[str, tuple[type[objectstore.StoreCondition], str]] = {
 }
 """S3 error codes that are outcomes the protocols act on (any 412 is ``PreconditionFailed``)."""
 
+_WRITES = {"write", "start an upload to", "upload a part of", "publish"}
+"""The actions that create an object: a 404 answered to one of them (other than
+``NoSuchUpload`` or ``NoSuchBucket``) never means that an object is missing."""
+
 _ACCESS_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 
 _CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
@@ -110,6 +114,8 @@ _CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
 def _client_error(exc: botocore.exceptions.ClientError, f: Failed) -> Exception:
     """What an S3 error answer becomes: a `StoreCondition`, or a `targets.errors` error."""
     code, status = error_code(exc)
+    if f.action in _WRITES and status == 404 and code not in ("NoSuchUpload", "NoSuchBucket"):
+        return _missing_on_write(f)
     condition = _CONDITIONS.get("PreconditionFailed" if status == 412 else code)
     if condition is not None:
         kind, detail = condition
@@ -129,6 +135,22 @@ def _client_error(exc: botocore.exceptions.ClientError, f: Failed) -> Exception:
     return TargetError(
         f"cannot {f.action} {f.url}: the store answered {code} (HTTP {status})"
         + (f": {message}" if message else ""),
+        f.url,
+    )
+
+
+def _missing_on_write(f: Failed) -> Exception:
+    """What a 404 answered to a write means: a key the store cannot name (a line break,
+    which S3-compatible stores such as moto answer so), or else a bucket that is gone."""
+    if "\n" in f.key or "\r" in f.key:
+        return InvalidTarget(
+            f"cannot {f.action} {f.url!r}: the store cannot hold a key with a line break; "
+            "remove it from the name",
+            f.url,
+        )
+    return TargetNotFound(
+        f"cannot {f.action} {f.url}: the bucket {f.bucket!r} does not exist{f.where} (the "
+        "store answered 404 to a write); create it or fix the URL",
         f.url,
     )
 

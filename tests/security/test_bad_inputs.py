@@ -139,6 +139,24 @@ CATALOGUE: list[BadInput] = [
         "NUL",
     ),
     BadInput(
+        "a lone surrogate in a path (bytes that were not UTF-8)",
+        lambda r: targets.target(f"{r}/out\udcff.csv").write_text("x"),
+        targets.InvalidTarget,
+        "give the name as UTF-8 text",
+    ),
+    BadInput(
+        "a lone surrogate in a name inside a directory output",
+        lambda r: targets.target(f"{r}/table/").writer().open("part\udcff", "wb"),
+        targets.InvalidTarget,
+        "give the name as UTF-8 text",
+    ),
+    BadInput(
+        "a line break in an object store key",
+        lambda r: targets.target("s3://bucket/a\nb.csv"),
+        targets.InvalidTarget,
+        "keys cannot hold",
+    ),
+    BadInput(
         "a location that is not a path",
         lambda r: targets.target(42),
         targets.InvalidTarget,
