@@ -420,9 +420,10 @@ class S3FS(ObjectStoreFS):
     """S3 and S3-compatible stores, committed with conditional writes (``If-None-Match``).
 
     Strict targets first make sure that the store honours the condition: once per bucket
-    and process, a probe object is written twice with it and the second write must be
-    refused; a store that accepts it (an S3-compatible store without conditional writes)
-    gets `UnsupportedGuarantee` (G6). Everything else is `ObjectStoreFS`.
+    and process, a probe object is written with it, then a second put and a multipart
+    completion onto it with the condition must both be refused; a store that accepts either
+    (an S3-compatible store without conditional writes) gets `UnsupportedGuarantee` (G6).
+    Everything else is `ObjectStoreFS`.
     """
 
     protocol: ClassVar[str] = "s3"
@@ -548,7 +549,8 @@ class S3FS(ObjectStoreFS):
             return
         why = self._model_problem or (
             f"the store at {getattr(store, 'endpoint', None) or 'AWS'} accepted a second write "
-            f"of a probe object in bucket {store.bucket!r} despite If-None-Match: *, so it does "
+            f"(a put or a multipart completion) of a probe object in bucket {store.bucket!r} "
+            "despite If-None-Match: *, so it does "
             "not support conditional writes and a concurrent writer could be overwritten "
             "silently"
         )

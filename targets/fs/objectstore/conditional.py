@@ -248,15 +248,65 @@ def copy_object(store: ObjectStore, src: str, dst: str) -> str:
         raise interrupted(exc, url, outcome_unknown(url, token, "the copy")) from exc
 
 
+_PROBE_BODY = b"targets capability probe\n"
+
+
 def probe_conditional_writes(store: ObjectStore, key: str) -> bool:
-    """Whether the store honours ``if_absent``: write ``key`` twice with the condition and
-    expect the second write to be refused. The probe object is deleted afterwards."""
-    meta = writer_metadata(new_token())
-    store.put(key, b"targets capability probe\n", metadata=meta, if_absent=True)
+    """Whether the store honours ``if_absent`` on both publishing requests: a put of ``key``
+    with the condition, then a second put and a multipart completion onto it with the
+    condition, both of which must be refused.
+
+    A first put whose answer was lost and whose retry was refused is settled by the probe's
+    token (ours: the condition was honoured). The probe object is deleted and the probe
+    upload aborted on every path. Raises `CommitError` when another object is at ``key``.
+    """
+    token = new_token()
     try:
-        store.put(key, b"targets capability probe\n", metadata=meta, if_absent=True)
+        return _probe_put(store, key, token) and _probe_complete(store, key)
+    finally:
+        with contextlib.suppress(Exception):
+            store.delete(key)
+
+
+def _probe_put(store: ObjectStore, key: str, token: str) -> bool:
+    meta = writer_metadata(token)
+    try:
+        store.put(key, _PROBE_BODY, metadata=meta, if_absent=True)
+    except (PreconditionFailed, ConditionalConflict):
+        # Our put's answer was lost and the client's retry was refused: honoured, if the
+        # object is ours (G7).
+        if token_of(store.head(key)) != token:
+            raise _probe_clash(store, key) from None
+        return True
+    try:
+        store.put(key, _PROBE_BODY, metadata=meta, if_absent=True)
     except (PreconditionFailed, ConditionalConflict):
         return True
-    finally:
-        store.delete(key)
     return False
+
+
+def _probe_complete(store: ObjectStore, key: str) -> bool:
+    """Whether a conditional multipart completion onto the existing ``key`` is refused."""
+    token = new_token()
+    upload_id = store.create_upload(key, metadata=writer_metadata(token), if_absent=True)
+    try:
+        etag = store.upload_part(key, upload_id, 1, _PROBE_BODY)
+        try:
+            store.complete_upload(key, upload_id, [(1, etag)], if_absent=True)
+        except (PreconditionFailed, ConditionalConflict):
+            return True
+        except NoSuchUpload:  # completed by a lost attempt, or aborted: the token tells
+            return token_of(store.head(key)) != token
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            store.abort_upload(key, upload_id)
+
+
+def _probe_clash(store: ObjectStore, key: str) -> CommitError:
+    url = store.url(key)
+    return CommitError(
+        f"cannot check that the store honours conditional writes: another object is at the "
+        f"probe key {url}; delete it and retry",
+        url,
+    )
