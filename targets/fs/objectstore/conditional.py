@@ -4,7 +4,9 @@ Every publishing request of the protocols goes through `put_exclusive`,
 `complete_exclusive` or `copy_conditional` (or `complete_resolved` for an unconditional
 completion). They settle what a single request leaves open:
 
-- ``ConditionalConflict`` (S3 409): sent again with backoff, `RETRIES` times;
+- ``ConditionalConflict`` (S3 409): a put or copy is sent again with backoff, `RETRIES`
+  times; a multipart completion is not (sending it again is not valid): unless our token
+  is at the key, the upload is aborted and the commit fails saying nothing was published;
 - ``PreconditionFailed`` (412) after a lost response: the writer token at the key tells
   the writer's own success from another writer's object (G7); only the latter is a
   conflict, `Taken`;
@@ -159,7 +161,9 @@ def complete_exclusive(
 ) -> str:
     """Complete an upload onto ``key`` if nothing is there; return the etag.
 
-    On any failure the upload is aborted before the error propagates (a refused upload
+    A 409 (`ConditionalConflict`) is not retried with the same upload: `CommitError` saying
+    that nothing was published, unless our token is at the key. On any failure the upload
+    is aborted before the error propagates (a refused upload
     would otherwise keep its parts, and cost storage, until a lifecycle rule or cleanup
     removes it); `Taken` for another writer's object. A store that stops answering: if the
     upload took effect after all, its etag is returned; if the abort worked and the key
@@ -167,7 +171,14 @@ def complete_exclusive(
     """
 
     def send() -> str:
-        return complete_resolved(store, key, upload_id, parts, token, if_absent=True)
+        try:
+            return complete_resolved(store, key, upload_id, parts, token, if_absent=True)
+        except ConditionalConflict:
+            # Sending the same completion again is not valid (S3 409): settle it here.
+            etag = published_by(store, key, token)
+            if etag is not None:
+                return etag  # an earlier attempt, whose answer was lost, published it
+            raise _completion_conflict(store, key, upload_id) from None
 
     try:
         return _conditional(store, key, token, send)
@@ -189,6 +200,17 @@ def complete_exclusive(
         with contextlib.suppress(Exception):
             store.abort_upload(key, upload_id)
         raise
+
+
+def _completion_conflict(store: ObjectStore, key: str, upload_id: str) -> CommitError:
+    url = store.url(key)
+    return CommitError(
+        f"cannot publish {url}: the store refused to complete its multipart upload {upload_id} "
+        "because of a concurrent conditional request on the key (409), and the upload's "
+        "parts are no longer held to upload them again; the upload was aborted and nothing "
+        "was published, write the output again",
+        url,
+    )
 
 
 def copy_conditional(store: ObjectStore, src: str, dst: str, token: str, *, if_absent: bool) -> str:
