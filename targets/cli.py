@@ -533,7 +533,8 @@ def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: b
 _PROBES = {
     "s3": (
         "conditional writes (If-None-Match: *)",
-        "honoured: a second conditional write of one probe object was refused",
+        "honoured: a conditional put and a conditional multipart completion onto an existing "
+        "probe object were both refused",
         "NOT honoured: strict targets refuse this store (guarantee='best-effort' opts out)",
     ),
 }
