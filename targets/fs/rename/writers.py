@@ -52,9 +52,9 @@ _ROOT_ERROR = "cannot write the root directory '/' as an output; name a path bel
 
 
 class HashingSink(io.RawIOBase):
-    """A `Sink` as a raw stream that counts and hashes what passes through it; errors are
-    `targets.errors` naming ``shown``. ``on_close`` gets the `PartRecord` once the file is
-    complete in the store."""
+    """A `Sink` as a raw stream whose errors are `targets.errors` naming ``shown``. With
+    ``on_close``, it counts and hashes what passes through it and reports the `PartRecord`
+    once the file is complete in the store."""
 
     def __init__(
         self,
@@ -63,15 +63,13 @@ class HashingSink(io.RawIOBase):
         shown: str,
         name: str = "",
         on_close: Callable[[PartRecord], None] | None = None,
-        *,
-        digest: bool = True,
     ) -> None:
         self._store = store
         self._sink = sink
         self._shown = shown
         self._name = name
         self._on_close = on_close
-        self._hash = hashlib.sha256() if digest or on_close is not None else None
+        self._hash = hashlib.sha256() if on_close is not None else None
         self.size = 0
 
     def writable(self) -> bool:
@@ -94,15 +92,6 @@ class HashingSink(io.RawIOBase):
             raise io.UnsupportedOperation("this store's files have no descriptor")
         return int(fileno())
 
-    def sync(self) -> None:
-        with self._store.map_errors(self._shown, "sync"):
-            self._sink.sync()
-
-    @property
-    def sha256(self) -> str | None:
-        """The SHA-256 of what was written, if this sink hashes."""
-        return None if self._hash is None else self._hash.hexdigest()
-
     def close(self) -> None:
         if self.closed:
             return
@@ -111,15 +100,8 @@ class HashingSink(io.RawIOBase):
                 self._sink.close()
         finally:
             super().close()
-        if self._on_close is not None:
-            self._on_close(PartRecord(self._name, self.size, self.sha256))
-
-    def abandon(self) -> None:
-        """Close without reporting; errors are ignored (the file is being discarded)."""
-        if not self.closed:
-            with contextlib.suppress(Exception):
-                self._sink.close()
-            super().close()
+        if self._on_close is not None and self._hash is not None:
+            self._on_close(PartRecord(self._name, self.size, self._hash.hexdigest()))
 
 
 def prepare(
