@@ -36,7 +36,7 @@ from targets.errors import (
 from targets.fs.rename.fs import RenameFS
 from targets.fs.rename.store import Entry, Kind, RenameStore, RenameUnsupported
 
-__all__ = ["LocalFS", "PosixOps", "PosixStore", "RenameFlagsUnsupported", "renameat2_available"]
+__all__ = ["LocalFS", "PosixOps", "PosixStore", "renameat2_available"]
 
 # --------------------------------------------------------------------------------------
 # The rename primitives
@@ -110,10 +110,6 @@ def renameat2_available() -> bool:
     return _flagged_rename is not None
 
 
-RenameFlagsUnsupported = RenameUnsupported
-"""The kernel or this filesystem has no flagged rename (``ENOSYS``, ``EINVAL``)."""
-
-
 class PosixOps:
     """The POSIX calls the local protocols make, and nothing else.
 
@@ -167,16 +163,16 @@ class PosixOps:
         self, src: str, dst: str, flags: int, *, src_dir_fd: int | None, dst_dir_fd: int
     ) -> None:
         """``renameat2`` with ``RENAME_NOREPLACE`` or ``RENAME_EXCHANGE``; raises
-        `RenameFlagsUnsupported` where the kernel or the filesystem lacks it."""
+        `RenameUnsupported` where the kernel or the filesystem lacks it."""
         if _flagged_rename is None:
-            raise RenameFlagsUnsupported()
+            raise RenameUnsupported()
         sfd = _AT_FDCWD if src_dir_fd is None else src_dir_fd
         if _flagged_rename(sfd, os.fsencode(src), dst_dir_fd, os.fsencode(dst), flags) == 0:
             return
         err = ctypes.get_errno()
         if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
             # EINVAL: this filesystem does not support the flag (the names are ours and valid)
-            raise RenameFlagsUnsupported()
+            raise RenameUnsupported()
         raise OSError(err, os.strerror(err), src, None, dst)
 
     def listdir(self, path: str | int) -> list[str]:

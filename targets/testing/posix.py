@@ -36,7 +36,8 @@ from typing import IO, Any
 
 from fsspec import AbstractFileSystem
 
-from targets.fs.local import PosixOps, RenameFlagsUnsupported
+from targets.fs.local import PosixOps
+from targets.fs.rename import RenameUnsupported
 
 __all__ = ["SimulatedPosix"]
 
@@ -342,7 +343,7 @@ class SimulatedPosix(PosixOps):
         with self._lock:
             self.calls.append(("rename_flags", src, dst, flags))
             if not self._renameat2:
-                raise RenameFlagsUnsupported()
+                raise RenameUnsupported()
             if flags not in (_RENAME_NOREPLACE, _RENAME_EXCHANGE):
                 raise _err(errno.EINVAL, src, dst)
             sp, sn, snode = self._locate(src, src_dir_fd)
