@@ -120,6 +120,11 @@ def _parse_time(doc: Mapping[str, Any]) -> _dt.datetime | None:
     return _dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
+def _answered_at(headers: Mapping[str, Any]) -> _dt.datetime | None:
+    """The store's clock when it sent an answer with ``headers``."""
+    return objectstore.http_date(headers.get("Date") or headers.get("date"))
+
+
 def _info(doc: Mapping[str, Any]) -> objectstore.ObjectInfo:
     """An `ObjectInfo` from a GCS object resource; the etag is the object's generation."""
     metadata = {str(k).lower(): str(v) for k, v in (doc.get("metadata") or {}).items()}
@@ -211,7 +216,12 @@ class GCSStore(objectstore.ObjectStore):
     # -- single-request writes ------------------------------------------------------
 
     async def _put(
-        self, key: str, data: bytes, metadata: Mapping[str, str], if_absent: bool
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str],
+        if_absent: bool,
+        if_match: str | None = None,
     ) -> str:
         resource = {
             "name": key,
@@ -235,13 +245,14 @@ class GCSStore(objectstore.ObjectStore):
                 "POST",
                 self._upload_url(),
                 uploadType="multipart",
-                ifGenerationMatch="0" if if_absent else None,
+                ifGenerationMatch="0" if if_absent else if_match,
                 headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
                 data=_body(body),
                 json_out=True,
             )
         except FileExistsError:
-            raise objectstore.PreconditionFailed(key, "an object exists (412)") from None
+            why = "an object exists" if if_absent else f"the object is not generation {if_match}"
+            raise objectstore.PreconditionFailed(key, f"{why} (412)") from None
         except FileNotFoundError as exc:
             raise await self._missing(exc) from None
         except HttpError as exc:
@@ -251,12 +262,20 @@ class GCSStore(objectstore.ObjectStore):
         return str(doc["generation"])
 
     def put(
-        self, key: str, data: bytes | BinaryIO, *, metadata: Mapping[str, str], if_absent: bool
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        metadata: Mapping[str, str],
+        if_absent: bool,
+        if_match: str | None = None,
     ) -> str:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             data.seek(0)
             data = data.read()
-        return self._run(key, "write", self._put, key, bytes(data), metadata, if_absent)
+        return self._run(
+            key, "write", self._put, key, bytes(data), metadata, if_absent, if_match
+        )
 
     # -- resumable uploads ----------------------------------------------------------
 
@@ -402,19 +421,23 @@ class GCSStore(objectstore.ObjectStore):
 
     async def _head(self, key: str) -> objectstore.ObjectInfo | None:
         try:
-            doc = await self.gcs._call("GET", self._object_url(key), json_out=True)
+            headers, raw = await self.gcs._call("GET", self._object_url(key))
         except FileNotFoundError:
             return None
-        return _info(doc)
+        return dataclasses.replace(_info(json.loads(raw)), seen_at=_answered_at(headers))
 
     def head(self, key: str) -> objectstore.ObjectInfo | None:
         """The object at ``key``; None if there is none (also when the bucket is missing)."""
         return self._run(key, "look up", self._head, key)
 
-    async def _get(self, key: str) -> bytes:
+    async def _get(self, key: str, if_match: str | None = None) -> bytes:
         url = f"{self.endpoint}/download/storage/v1/{self._object_url(key)}"
         try:
-            _, data = await self.gcs._call("GET", url, alt="media")
+            _, data = await self.gcs._call("GET", url, alt="media", ifGenerationMatch=if_match)
+        except FileExistsError:  # gcsfs's reading of a 412
+            raise objectstore.PreconditionFailed(
+                key, f"the object is not generation {if_match} (412)"
+            ) from None
         except FileNotFoundError as exc:
             missing = await self._missing(exc)
             if isinstance(missing, BucketNotFound):
@@ -422,11 +445,19 @@ class GCSStore(objectstore.ObjectStore):
             raise objectstore.ObjectNotFound(key) from None
         return bytes(data)
 
-    def get(self, key: str) -> bytes:
-        return self._run(key, "read", self._get, key)
+    def get(self, key: str, *, if_match: str | None = None) -> bytes:
+        return self._run(key, "read", self._get, key, if_match)
 
-    def open_read(self, key: str) -> IO[bytes]:
-        return io.BytesIO(self.get(key))
+    def open_read(self, key: str, *, if_match: str | None = None) -> IO[bytes]:
+        return io.BytesIO(self.get(key, if_match=if_match))
+
+    async def _server_time(self) -> _dt.datetime | None:
+        headers, _ = await self.gcs._call("GET", f"b/{quote(self.bucket, safe='')}")
+        return _answered_at(headers)
+
+    def server_time(self) -> _dt.datetime | None:
+        """The ``Date`` of the answer to a bucket lookup."""
+        return self._run("", "look up", self._server_time)
 
     async def _list_page(
         self, prefix: str, delimiter: str | None, page_token: str | None

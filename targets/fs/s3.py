@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime as _dt
 import functools
 import io
 import json
@@ -152,8 +153,15 @@ class S3Store(objectstore.ObjectStore):
         return {}
 
     def put(
-        self, key: str, data: bytes | BinaryIO, *, metadata: Mapping[str, str], if_absent: bool
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        metadata: Mapping[str, str],
+        if_absent: bool,
+        if_match: str | None = None,
     ) -> str:
+        version = {} if if_match is None else {"IfMatch": if_match}
         with self._errors(key, "write"):
             resp = self.client.put_object(
                 Bucket=self.bucket,
@@ -161,6 +169,7 @@ class S3Store(objectstore.ObjectStore):
                 Body=data,
                 Metadata=dict(metadata),
                 **self._condition(key, if_absent),
+                **version,
                 **self._write_kwargs,
             )
         return str(resp.get("ETag", ""))
@@ -221,20 +230,30 @@ class S3Store(objectstore.ObjectStore):
             str(resp.get("ETag", "")),
             resp.get("LastModified"),
             {k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
+            _answered_at(resp),
         )
 
-    def get(self, key: str) -> bytes:
+    def server_time(self) -> _dt.datetime | None:
+        """The ``Date`` of a ``HeadBucket`` answer."""
+        with self._errors("", "look up"):
+            return _answered_at(self.client.head_bucket(Bucket=self.bucket))
+
+    def _get_object(self, key: str, if_match: str | None) -> Any:
+        version = {} if if_match is None else {"IfMatch": if_match}
         with self._errors(key, "read"):
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            return self.client.get_object(Bucket=self.bucket, Key=key, **version)
+
+    def get(self, key: str, *, if_match: str | None = None) -> bytes:
+        body = self._get_object(key, if_match)["Body"]
+        with self._errors(key, "read"):
             try:
                 return bytes(body.read())
             finally:
                 body.close()
 
-    def open_read(self, key: str) -> IO[bytes]:
+    def open_read(self, key: str, *, if_match: str | None = None) -> IO[bytes]:
         """One ``GetObject``, streamed: one version of the object, however it is read."""
-        with self._errors(key, "read"):
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        resp = self._get_object(key, if_match)
         return io.BufferedReader(_BodyReader(resp["Body"], self.url(key)), 1 << 20)
 
     def _pages(self, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -335,6 +354,12 @@ class S3Store(objectstore.ObjectStore):
 
 
 # -- options --------------------------------------------------------------------------------
+
+
+def _answered_at(resp: Mapping[str, Any]) -> _dt.datetime | None:
+    """The store's clock when it sent the botocore answer ``resp``."""
+    headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return objectstore.http_date(headers.get("date"))
 
 
 @functools.cache

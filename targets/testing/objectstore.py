@@ -139,8 +139,21 @@ class MemoryObjectStore(ObjectStore):
 
     def _info(self, key: str, obj: _Object, metadata: bool = True) -> ObjectInfo:
         return ObjectInfo(
-            key, len(obj.data), obj.etag, obj.modified, dict(obj.metadata) if metadata else None
+            key,
+            len(obj.data),
+            obj.etag,
+            obj.modified,
+            dict(obj.metadata) if metadata else None,
+            self._clock() if metadata else None,
         )
+
+    def _check_version(self, key: str, if_match: str | None) -> None:
+        """`PreconditionFailed` unless ``if_match`` is None or names the version at ``key``."""
+        if if_match is None or not self.honour_conditions:
+            return
+        obj = self._objects.get(key)
+        if obj is None or obj.etag != if_match:
+            raise PreconditionFailed(key, f"the object is not version {if_match} (412)")
 
     # -- ObjectStore ---------------------------------------------------------------------------
 
@@ -151,12 +164,14 @@ class MemoryObjectStore(ObjectStore):
         *,
         metadata: Mapping[str, str],
         if_absent: bool,
+        if_match: str | None = None,
     ) -> str:
         body = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else data.read()
         with self._lock:
             self.calls.append(("put", key, if_absent))
             if self._taken(key, if_absent):
                 raise PreconditionFailed(key, "an object exists (412)")
+            self._check_version(key, if_match)
             return self._store(key, body, metadata)
 
     def create_upload(self, key: str, *, metadata: Mapping[str, str], if_absent: bool) -> str:
@@ -237,16 +252,21 @@ class MemoryObjectStore(ObjectStore):
             obj = self._objects.get(key)
             return None if obj is None else self._info(key, obj)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, if_match: str | None = None) -> bytes:
         with self._lock:
             self.calls.append(("get", key))
             obj = self._objects.get(key)
             if obj is None:
                 raise ObjectNotFound(key)
+            self._check_version(key, if_match)
             return obj.data
 
-    def open_read(self, key: str) -> IO[bytes]:
-        return io.BytesIO(self.get(key))
+    def open_read(self, key: str, *, if_match: str | None = None) -> IO[bytes]:
+        return io.BytesIO(self.get(key, if_match=if_match))
+
+    def server_time(self) -> _dt.datetime:
+        """The store's clock (the ``clock`` it was made with)."""
+        return self._clock()
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with self._lock:

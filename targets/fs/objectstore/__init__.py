@@ -25,6 +25,10 @@ Interface changes are announced here, newest first:
   settles a claim younger than ``stale_claim_after``. The storage option
   ``publish_concurrency`` (default `parallel.PUBLISH_THREADS`, 16) sets how many requests a
   commit, a recovery or a cleanup sends in parallel; 1 sends them one after the other.
+- v3 interface: ``if_match=`` on `ObjectStore.put` (a conditional replace: how a claim's
+  lease is renewed and a stale claim taken over), `ObjectStore.get` and
+  `ObjectStore.open_read` (reads of one version); `ObjectInfo.seen_at` and
+  `ObjectStore.server_time` (the store's own clock, which alone judges how old a lease is).
 - v2 protocols: a request that fails with `StoreUnavailable` while it claims, publishes a
   file or writes ``_SUCCESS`` is settled by one `ObjectStore.head` of its key: the writer's
   own token there means it took effect (the commit goes on, G7); a multipart completion is
@@ -56,6 +60,7 @@ from targets.fs.objectstore.store import (
     PreconditionFailed,
     StoreCondition,
     UploadInfo,
+    http_date,
 )
 
 __all__ = [
@@ -70,4 +75,5 @@ __all__ = [
     "PreconditionFailed",
     "StoreCondition",
     "UploadInfo",
+    "http_date",
 ]

@@ -15,8 +15,12 @@ Store semantics the protocols rely on
   `ObjectStore.copy` is decided by the store atomically (S3 ``If-None-Match: *``, GCS
   ``ifGenerationMatch=0``): of two concurrent conditional writes to one key, at most one
   succeeds; the other raises `PreconditionFailed`.
-- ``if_match=`` on `ObjectStore.delete` deletes only that version of the object (S3
-  ``If-Match: <etag>``, GCS ``ifGenerationMatch=<generation>``).
+- ``if_match=`` on `ObjectStore.put`, `ObjectStore.delete`, `ObjectStore.get` and
+  `ObjectStore.open_read` acts on that version of the object only (S3 ``If-Match: <etag>``,
+  GCS ``ifGenerationMatch=<generation>``), else `PreconditionFailed`. A claim's lease is
+  renewed, and a stale claim taken over, by such a conditional replace.
+- `ObjectInfo.seen_at` and `ObjectStore.server_time` are the store's own clock: the age of
+  a claim is judged by it alone, never by comparing the local clock with the store's.
 - Data of a multipart upload is invisible until `ObjectStore.complete_upload` succeeds.
 - Every object written by the protocols carries the writer token in its user metadata
   under `TOKEN_KEY`, so that an ambiguous outcome (a lost response, then "already exists"
@@ -37,6 +41,7 @@ import abc
 import builtins
 import dataclasses
 import datetime as _dt
+import email.utils
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, BinaryIO
 
@@ -52,6 +57,7 @@ __all__ = [
     "PreconditionFailed",
     "StoreCondition",
     "UploadInfo",
+    "http_date",
     "now",
     "staging_key",
     "token_of",
@@ -108,6 +114,15 @@ class ObjectInfo:
     metadata: Mapping[str, str] | None = None
     """User metadata with lower-case keys; ``None`` when the call does not return it
     (listings)."""
+    seen_at: _dt.datetime | None = None
+    """The store's own time when it answered (its ``Date`` header), timezone-aware; ``None``
+    when it did not say. ``seen_at - last_modified`` is an age in the store's time alone."""
+
+    def age(self) -> float | None:
+        """Seconds since the object was written, in the store's time (None: not known)."""
+        if self.seen_at is None or self.last_modified is None:
+            return None
+        return (self.seen_at - self.last_modified).total_seconds()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,12 +174,16 @@ class ObjectStore(abc.ABC):
         *,
         metadata: Mapping[str, str],
         if_absent: bool,
+        if_match: str | None = None,
     ) -> str:
         """Write one object with one request; return its etag.
 
         ``data`` is bytes or a seekable binary file positioned at 0 (a spool file).
         ``if_absent=True``: created only if no object is at ``key``, else `PreconditionFailed`;
-        may raise `ConditionalConflict` (retryable). ``if_absent=False`` replaces atomically.
+        may raise `ConditionalConflict` (retryable). ``if_absent=False`` replaces atomically;
+        with ``if_match`` (an etag), only the version ``if_match`` (else `PreconditionFailed`,
+        also when no object is there). A store that ignores the condition is refused by the
+        conditional-write probe, never trusted.
         An empty ``data`` is written like any other (the s3fs hole of an empty ``"xb"`` write
         that overwrites must not exist here).
         """
@@ -226,13 +245,20 @@ class ObjectStore(abc.ABC):
         the bucket does not exist)."""
 
     @abc.abstractmethod
-    def get(self, key: str) -> bytes:
-        """The whole content of a (small) object; `ObjectNotFound` if there is none."""
+    def get(self, key: str, *, if_match: str | None = None) -> bytes:
+        """The whole content of a (small) object; `ObjectNotFound` if there is none,
+        `PreconditionFailed` if ``if_match`` is given and another version is there."""
 
     @abc.abstractmethod
-    def open_read(self, key: str) -> IO[bytes]:
+    def open_read(self, key: str, *, if_match: str | None = None) -> IO[bytes]:
         """A binary stream of the object at ``key``: one version of it, never a mix of an
-        old and a new one while it is replaced. `ObjectNotFound` if there is none."""
+        old and a new one while it is replaced. `ObjectNotFound` if there is none;
+        `PreconditionFailed` if ``if_match`` is given and another version is there."""
+
+    def server_time(self) -> _dt.datetime | None:
+        """The store's own clock now (the ``Date`` of an answer), or None if the store does
+        not say. Used to judge how old a lease is without trusting the local clock."""
+        return None
 
     @abc.abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -301,6 +327,18 @@ def staging_key(prefix: str, token: str) -> str:
     return f"{parent}/{tmp}" if parent else tmp
 
 
+def http_date(value: object) -> _dt.datetime | None:
+    """The time an HTTP ``Date`` header states (the store's clock), or None if there is no
+    such header or it does not parse."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
 def now() -> _dt.datetime:
-    """The local time, timezone-aware (compared with the store's ``last_modified``)."""
+    """The local time, timezone-aware: for timestamps written into documents, never to judge
+    the age of an object (the store's own clock does, see `ObjectInfo.age`)."""
     return _dt.datetime.now(_dt.timezone.utc)
