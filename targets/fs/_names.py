@@ -23,7 +23,12 @@ between concurrent writers (docs/protocols-objectstore.md). A claim without `SUC
 commit in progress, or one that was interrupted (`targets recover` settles it)."""
 
 _MAX_NAME = 255
-_TEMP_RE = re.compile(r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old)-(?P<token>[0-9a-f]{32})$")
+_TEMP_RE = re.compile(
+    r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old|trash|lease)-(?P<token>[0-9a-f]{32})$"
+)
+"""The hidden siblings of an output: ``tmp`` (a writer's staging), ``old`` (an output an
+overwrite renamed aside), ``trash`` (a stale temporary that cleanup renamed before deleting
+it), ``lease`` (the lease of a long-lived object-store writer, before its claim)."""
 
 
 def new_token() -> str:
