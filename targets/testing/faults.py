@@ -157,6 +157,12 @@ class Policy:
     """Decides what happens to each call through an `Interceptor`. This base class lets
     every call through untouched; subclasses override `decide` (and `finished`)."""
 
+    error: ErrorFactory | None = None
+    """What the faults this policy chooses raise, in place of the seam's own transport
+    error (None: the `Interceptor`'s ``error``). A sweep sets it to raise what a seam may
+    raise besides a transport failure (a store condition where none was due, a disk error,
+    a timeout) and checks that none of it reaches a caller except as a `TargetError`."""
+
     def decide(self, call: Call) -> Call | None:
         """Called in the caller's thread before ``call`` is made. Return the call as it is
         to be made and recorded, with ``fault`` set to the fault to apply (None: none); or
@@ -259,8 +265,9 @@ class Interceptor:
         fault = call.fault
         # close() cannot fail "before": Linux releases the descriptor even when close
         # reports an error, so a failed close is one that took effect.
+        error = self._policy.error or self._error
         if fault == BEFORE and name != "close":
-            raise self._error(name, BEFORE, args)
+            raise error(name, BEFORE, args)
         if fault == RETRY and not self._stream:
             with contextlib.suppress(Exception):
                 _settle(method(*args, **kwargs))
@@ -272,7 +279,7 @@ class Interceptor:
         self._policy.finished(call, None)
         if fault in (BEFORE, AFTER):
             _release(self._seam, name, result)
-            raise self._error(name, fault if name == "close" else AFTER, args)
+            raise error(name, fault if name == "close" else AFTER, args)
         if name in self._streams and result is not None:
             return Interceptor(result, self._policy, error=self._error, pure=(), stream=True)
         return result
@@ -307,7 +314,8 @@ class Injector(Policy):
     ``fail`` maps call numbers (1-based) to a fault (`BEFORE`, `AFTER`, `RETRY`). ``rate``
     fails every call with that probability instead (seeded by ``seed``; half `BEFORE`, half
     `AFTER`). ``ops``: only calls of these method names are numbered and may fail (default:
-    every intercepted call). Calls from several threads are numbered in the order they
+    every intercepted call). ``error``: what the faults raise (default: the seam's transport
+    error; see `Policy.error`). Calls from several threads are numbered in the order they
     reach the injector; a sweep that needs the same numbering on every run makes the code
     under test sequential.
     """
@@ -319,6 +327,7 @@ class Injector(Policy):
         rate: float = 0.0,
         seed: int | str | None = None,
         ops: Iterable[str] | None = None,
+        error: ErrorFactory | None = None,
     ) -> None:
         plan = dict(fail or {})
         for n, fault in plan.items():
@@ -327,6 +336,7 @@ class Injector(Policy):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate={rate} is not a probability")
         self.plan = plan
+        self.error = error
         self.rate = rate
         self.ops = None if ops is None else frozenset(ops)
         self.calls: list[Call] = []
