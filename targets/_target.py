@@ -117,6 +117,9 @@ _SECRET_OPTIONS = frozenset(
         "secret_key",
         "sas_token",
         "account_key",
+        "connection_string",
+        "credential",
+        "client_secret",
     }
 )
 _TOKEN_MODES = frozenset({"anon", "google_default", "cache", "cloud", "browser"})

@@ -204,11 +204,12 @@ class AzureStore(objectstore.ObjectStore):
       id among its blocks is a pending upload, its time the blob's creation. Blocks staged
       onto a name that already holds a committed blob are not listed (only Get Block List on
       that blob shows them); they go with the next commit of that name, or after 7 days.
-    * `abort_upload` is best effort: Azure cannot delete uncommitted blocks. Where the name
-      holds no committed blob and only this upload's blocks, the blob is deleted (Azurite
-      then drops the blocks; a real account may answer 404, which is ignored). Otherwise the
-      blocks stay until the next commit of the name discards them, or Azure collects them
-      after 7 days; until then the upload can still be completed.
+    * `abort_upload` is best effort: Azure has no call that deletes uncommitted blocks.
+      Where the name holds nothing committed and only this upload's blocks, the name is
+      deleted, so that the upload is no longer listed (a real account may answer 404,
+      ignored). The blocks themselves stay until the next commit of the name discards them
+      or Azure collects them after 7 days; until then a Put Block List naming them still
+      publishes them (Azurite does), so an abort is not final on Azure.
     * `copy` is Copy Blob (``start_copy_from_url`` on the same account), with
       ``If-None-Match: *`` for ``if_absent``, waited for until it is done.
     * `delete` with ``if_match`` sends ``If-Match``; a 412 where nothing is left is "absent".
@@ -448,15 +449,22 @@ class AzureStore(objectstore.ObjectStore):
         return io.BufferedReader(_Download(downloader, self.url(key)), 1 << 20)
 
     @staticmethod
-    def _listed(item: Any) -> objectstore.ObjectInfo:
+    def _listed(item: Any, with_metadata: bool = False) -> objectstore.ObjectInfo:
         return objectstore.ObjectInfo(
-            str(item.name), int(item.size or 0), _etag(item.etag), item.last_modified
+            str(item.name),
+            int(item.size or 0),
+            _etag(item.etag),
+            item.last_modified,
+            _from_azure(item.metadata) if with_metadata else None,
         )
 
     def list(self, prefix: str) -> Iterator[objectstore.ObjectInfo]:
+        """Every blob under ``prefix``, with its metadata (the same listing request)."""
         with self._errors(prefix, "list"):
-            for item in self.container.list_blobs(name_starts_with=prefix or None):
-                yield self._listed(item)
+            for item in self.container.list_blobs(
+                name_starts_with=prefix or None, include=["metadata"]
+            ):
+                yield self._listed(item, with_metadata=True)
 
     def list_dir(
         self, prefix: str

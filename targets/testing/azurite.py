@@ -19,14 +19,24 @@ Azurite that later runs would trust.
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
-__all__ = ["VERSION", "AzuriteUnavailable", "blob_command", "cache_dir", "install"]
+__all__ = [
+    "VERSION",
+    "AzuriteUnavailable",
+    "azure_kind",
+    "azure_request",
+    "blob_command",
+    "cache_dir",
+    "install",
+]
 
 VERSION = "3.37.0"
 """The Azurite release the tests run (it declares node >= 22, and runs on node 20)."""
@@ -120,6 +130,58 @@ def blob_command(host: str, port: int) -> list[str]:
         "--disableTelemetry",
         "--silent",
     ]
+
+
+# -- requests on the wire, for targets.testing.proxy.Proxy ----------------------------------
+
+
+def azure_kind(ex: Any, size_of: Any) -> tuple[str, int]:
+    """Blob service operations by method, query and headers (a `targets.testing.proxy`
+    classifier; path-style ``/<account>/<container>/<blob>``). A trailing ``!`` marks a
+    conditional create (``If-None-Match: *``), a trailing ``?`` a conditional replace or
+    delete (``If-Match``). Copy Blob counts the bytes the server copied."""
+    cond = "!" if ex.headers.get("if-none-match") == "*" else ""
+    cond = cond or ("?" if "if-match" in ex.headers else "")
+    parts = ex.path.strip("/").split("/", 2)
+    has_blob = len(parts) == 3 and parts[2] != ""
+    comp = ex.query.get("comp", "")
+    if not has_blob:
+        return _container_kind(ex.method, comp), 0
+    if ex.method == "PUT" and "x-ms-copy-source" in ex.headers:
+        ok = 200 <= ex.status < 300
+        return "CopyBlob" + cond, size_of(ex.path) if ok else 0
+    kinds = {
+        ("PUT", ""): "PutBlob",
+        ("PUT", "block"): "PutBlock",
+        ("PUT", "blocklist"): "PutBlockList",
+        ("GET", "blocklist"): "GetBlockList",
+        ("GET", ""): "GetBlob",
+        ("HEAD", ""): "GetBlobProperties",
+        ("DELETE", ""): "DeleteBlob",
+    }
+    kind = kinds.get((ex.method, comp), f"{ex.method} {comp}".strip())
+    return kind + (cond if kind in ("PutBlob", "PutBlockList", "DeleteBlob") else ""), 0
+
+
+def _container_kind(method: str, comp: str) -> str:
+    if comp == "list":
+        return "ListBlobs"
+    if method == "PUT":
+        return "CreateContainer"
+    return "GetContainerProperties" if method in ("GET", "HEAD") else method
+
+
+def azure_request(kind: str, path_contains: str = "") -> collections.abc.Callable[[Any], bool]:
+    """A `targets.testing.proxy.Proxy` rule matcher: requests of ``kind`` (as `azure_kind`
+    names them, ``"PutBlob!"`` for a conditional create) whose path contains
+    ``path_contains``."""
+    from targets.testing.proxy import Exchange
+
+    def match(request: Any) -> bool:
+        ex = Exchange(request.method, request.target, request.headers, 0, {}, b"")
+        return azure_kind(ex, lambda path: 0)[0] == kind and path_contains in request.path
+
+    return match
 
 
 def _main(argv: list[str] | None = None) -> int:
