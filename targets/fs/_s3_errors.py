@@ -13,6 +13,7 @@ from typing import Any
 import botocore.exceptions
 
 from targets.errors import (
+    CommitError,
     InvalidTarget,
     StoreUnavailable,
     TargetError,
@@ -110,16 +111,49 @@ _CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
 )
 """S3 error codes that are failures, with the error they become and what it says."""
 
+_MAY_RAISE: dict[str, frozenset[type[objectstore.StoreCondition]]] = {
+    "write": frozenset({objectstore.PreconditionFailed, objectstore.ConditionalConflict}),
+    "start an upload to": frozenset({objectstore.PreconditionFailed}),
+    "upload a part of": frozenset({objectstore.NoSuchUpload, objectstore.PreconditionFailed}),
+    "publish": frozenset(
+        {objectstore.PreconditionFailed, objectstore.ConditionalConflict, objectstore.NoSuchUpload}
+    ),
+    "abort an upload to": frozenset({objectstore.NoSuchUpload, objectstore.ObjectNotFound}),
+    "list the uploads under": frozenset(),
+    "look up": frozenset({objectstore.ObjectNotFound}),
+    "read": frozenset({objectstore.ObjectNotFound, objectstore.PreconditionFailed}),
+    "list": frozenset(),
+    "delete": frozenset({objectstore.PreconditionFailed, objectstore.ObjectNotFound}),
+    "copy to": frozenset(
+        {
+            objectstore.ObjectNotFound,
+            objectstore.PreconditionFailed,
+            objectstore.ConditionalConflict,
+        }
+    ),
+}
+"""The `StoreCondition`s each action may hand to its caller: those its `ObjectStore` method
+documents, and those `S3Store` takes in itself (``head`` reads a 404 as "no object",
+``abort_upload`` a vanished upload as done). Any other condition the store answers (a 412 to
+a listing, ``NoSuchUpload`` to a put) is not one the protocols act on, and becomes a
+`TargetError`, so that no condition escapes them. An action not listed passes every
+condition."""
+
 
 def _client_error(exc: botocore.exceptions.ClientError, f: Failed) -> Exception:
     """What an S3 error answer becomes: a `StoreCondition`, or a `targets.errors` error."""
     code, status = error_code(exc)
     if f.action in _WRITES and status == 404 and code not in ("NoSuchUpload", "NoSuchBucket"):
         return _missing_on_write(f)
+    if not f.key and status == 404:
+        code = "NoSuchBucket"  # a request on the bucket itself (HeadBucket)
     condition = _CONDITIONS.get("PreconditionFailed" if status == 412 else code)
     if condition is not None:
         kind, detail = condition
-        return kind(f.key, detail)
+        allowed = _MAY_RAISE.get(f.action)
+        if allowed is None or kind in allowed:
+            return kind(f.key, detail)
+        return _unexpected_condition(exc, f, kind, code, status)
     for codes, error, message in _CODE_ERRORS:
         if code in codes:
             return error(message.format(f=f, code=code), f.url)
@@ -137,6 +171,30 @@ def _client_error(exc: botocore.exceptions.ClientError, f: Failed) -> Exception:
         + (f": {message}" if message else ""),
         f.url,
     )
+
+
+def _unexpected_condition(
+    exc: botocore.exceptions.ClientError,
+    f: Failed,
+    kind: type[objectstore.StoreCondition],
+    code: str,
+    status: int,
+) -> TargetError:
+    """What a condition answered to a request that cannot meet it becomes."""
+    message = (exc.response.get("Error", {}) or {}).get("Message", "")
+    answered = f"the store answered {code} (HTTP {status})" + (f": {message}" if message else "")
+    if kind is objectstore.NoSuchUpload:
+        return CommitError(
+            f"cannot {f.action} {f.url}: its multipart upload is gone (aborted by another "
+            f"process or a lifecycle rule; {answered}); nothing of it was published",
+            f.url,
+        )
+    if kind is objectstore.ObjectNotFound:
+        return TargetNotFound(
+            f"cannot {f.action} {f.url}: {answered}; check that the bucket {f.bucket!r} exists",
+            f.url,
+        )
+    return TargetError(f"cannot {f.action} {f.url}: {answered}", f.url)
 
 
 def _missing_on_write(f: Failed) -> Exception:
