@@ -41,13 +41,14 @@ ACTIONS: dict[str, set[type[StoreCondition]]] = {
 
 
 def client_error(code: str, status: int, operation: str = "PutObject") -> Exception:
-    return botocore.exceptions.ClientError(
+    error: Exception = botocore.exceptions.ClientError(
         {
             "Error": {"Code": code, "Message": f"injected {code}"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         },
         operation,
     )
+    return error
 
 
 ANSWERS = [
@@ -101,7 +102,7 @@ def test_every_error_answer_becomes_a_target_error_or_a_condition_the_request_ma
     action: str, code: str, status: int
 ) -> None:
     error = translated(client_error(code, status), action)
-    allowed = (TargetError, *ACTIONS[action])
+    allowed: tuple[type[BaseException], ...] = (TargetError, *ACTIONS[action])
     assert isinstance(error, allowed), f"{code} ({status}) to {action!r}: {error!r}"
 
 
