@@ -25,7 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["Lease", "LeaseLost"]
+__all__ = ["MIN_PERIOD", "Lease", "LeaseLost"]
+
+MIN_PERIOD = 1.0
+"""The shortest lease a holder keeps, in seconds: a period of 0 (``stale_claim_after=0``,
+which lets others judge every claim stale at once) still leaves the holder a second to act
+between two renewals."""
 
 
 class LeaseLost(Exception):
@@ -49,9 +54,9 @@ class Lease:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not period > 0:
-            raise ValueError(f"a lease period must be positive, not {period!r}")
-        self.period = float(period)
+        if not period >= 0:
+            raise ValueError(f"a lease period cannot be negative: {period!r}")
+        self.period = max(float(period), MIN_PERIOD)
         self._renew = renew
         self._clock = clock
         self._held_since = clock()
@@ -71,9 +76,9 @@ class Lease:
 
     @property
     def lost(self) -> LeaseLost | None:
-        """Why the lease is lost, or None while it is held."""
-        if self._lost is None and self.remaining() <= 0:
-            self._lost = LeaseLost(f"the lease ran out ({self.period:.0f} s without a renewal)")
+        """Why the lease was lost (a renewal found it taken over), or None. A lease that
+        merely ran out (the holder paused, or renewals failed) is not lost: the next
+        conditional renewal tells whether anyone took it over meanwhile."""
         return self._lost
 
     def renew(self) -> None:
@@ -93,7 +98,8 @@ class Lease:
 
     def ensure(self) -> None:
         """Make sure the lease is held for at least half a period more: renew if less is
-        left. `LeaseLost` if it was taken over or ran out."""
+        left (also after it ran out). `LeaseLost` if it was taken over; any other error of
+        the renewal is raised as it is, and the lease is not held."""
         lost = self.lost
         if lost is not None:
             raise lost

@@ -83,7 +83,10 @@ _CONDITIONS: dict[str, tuple[type[objectstore.StoreCondition], str]] = {
 }
 """S3 error codes that are outcomes the protocols act on (any 412 is ``PreconditionFailed``)."""
 
-_WRITES = {"write", "start an upload to", "upload a part of", "publish"}
+_REPLACE = "replace"
+"""The action of a conditional replace (a put with ``If-Match``)."""
+
+_WRITES = {"write", _REPLACE, "start an upload to", "upload a part of", "publish"}
 """The actions that create an object: a 404 answered to one of them (other than
 ``NoSuchUpload`` or ``NoSuchBucket``) never means that an object is missing."""
 
@@ -143,6 +146,10 @@ condition."""
 def _client_error(exc: botocore.exceptions.ClientError, f: Failed) -> Exception:
     """What an S3 error answer becomes: a `StoreCondition`, or a `targets.errors` error."""
     code, status = error_code(exc)
+    if f.action == _REPLACE and status == 404 and code != "NoSuchBucket":
+        # A conditional replace (If-Match) of an object that is gone: the version it names
+        # is not there, as a 412 would say.
+        return objectstore.PreconditionFailed(f.key, "no object to replace (404)")
     if f.action in _WRITES and status == 404 and code not in ("NoSuchUpload", "NoSuchBucket"):
         return _missing_on_write(f)
     if not f.key and status == 404:

@@ -162,7 +162,7 @@ class S3Store(objectstore.ObjectStore):
         if_match: str | None = None,
     ) -> str:
         version = {} if if_match is None else {"IfMatch": if_match}
-        with self._errors(key, "write"):
+        with self._errors(key, "write" if if_match is None else "replace"):
             resp = self.client.put_object(
                 Bucket=self.bucket,
                 Key=key,

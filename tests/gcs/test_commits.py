@@ -235,7 +235,7 @@ def _crash_before(
         return original(self, key, data, **kwargs)
 
     monkeypatch.setattr(type(store), "put", put)
-    monkeypatch.setattr(publish, "roll_back_own", lambda *a: None)
+    monkeypatch.setattr(publish, "roll_back_own", lambda *a, **k: None)
     w = afs.directory_writer(path)
     for name, data in files.items():
         with w.open(name, "wb") as f:

@@ -29,6 +29,7 @@ from targets.errors import (
 from targets.fs import _manifest
 from targets.fs._names import CLAIM, SUCCESS, check_relative_name
 from targets.fs.base import PartRecord
+from targets.fs.objectstore.lease import holder
 from targets.fs.objectstore.store import ObjectInfo, ObjectStore, now, token_of, under
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
     "PROTOCOL",
     "STALE_CLAIM_AFTER",
     "Entry",
-    "claim_age",
+    "check_claim",
     "claim_document",
     "claimed_error",
     "decode_claim",
@@ -46,12 +47,15 @@ __all__ = [
 ]
 
 STALE_CLAIM_AFTER = 60.0
-"""Seconds after which a claim without ``_SUCCESS`` is reported as `IncompleteCommit`
-rather than as a concurrent writer's commit in progress (`TargetExistsError`), and may be
-recovered without ``force``."""
+"""The lease period, in seconds: a claim (or a writer's lease) not renewed for this long, by
+the store's own clock, is stale. A stale claim without ``_SUCCESS`` is reported as
+`IncompleteCommit` rather than as a commit in progress (`TargetExistsError`), and may be
+recovered or cleaned up without ``force``; a live one never is."""
 
 CLAIM_FORMAT = "targets-claim"
-CLAIM_VERSION = 1
+CLAIM_VERSION = 2
+"""Version 2 adds the lease (``holder``, ``lease_period``, ``renewals``, ``renewed_at``) and
+``taken_over``; version 1 claims (no lease) are still read and recovered."""
 PROTOCOL = "objectstore-claim"
 """The ``protocol`` field of the claim and of the manifest of a directory output."""
 
@@ -115,9 +119,15 @@ def encode_json(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
-def claim_document(token: str, entries: Sequence[Entry], staging: str | None) -> dict[str, Any]:
+def claim_document(
+    token: str,
+    entries: Sequence[Entry],
+    staging: str | None,
+    *,
+    lease_period: float = STALE_CLAIM_AFTER,
+) -> dict[str, Any]:
     """The claim of writer ``token`` that will publish ``entries`` (and copy from
-    ``staging``, if anything was staged)."""
+    ``staging``, if anything was staged), held by a lease of ``lease_period`` seconds."""
     return {
         "format": CLAIM_FORMAT,
         "version": CLAIM_VERSION,
@@ -125,18 +135,26 @@ def claim_document(token: str, entries: Sequence[Entry], staging: str | None) ->
         "claimed_at": _manifest.timestamp(now()),
         "protocol": PROTOCOL,
         "staging": staging,
+        "holder": holder(),
+        "lease_period": lease_period,
+        "renewals": 0,
         "files": sorted((e.claim_entry() for e in entries), key=lambda f: f["name"]),
     }
 
 
 def decode_claim(data: bytes, url: str) -> dict[str, Any]:
-    """The claim document in ``data`` (the object at ``url``), checked: a format and version
-    this library reads, a writer, and files with safe relative names. `CorruptManifest`
-    otherwise."""
+    """The claim document in ``data`` (the object at ``url``), checked (`check_claim`)."""
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _corrupt(url, f"not JSON ({exc})") from None
+    return check_claim(doc, url)
+
+
+def check_claim(doc: Any, url: str) -> dict[str, Any]:
+    """``doc``, a decoded claim (the object at ``url``), checked: a format and version this
+    library reads, a writer, and files with safe relative names. `CorruptManifest`
+    otherwise."""
     problem = _header_problem(doc) or _files_problem(doc["files"], url)
     if problem is not None:
         raise _corrupt(url, problem)
@@ -156,7 +174,7 @@ def _header_problem(doc: Any) -> str | None:
     if not isinstance(doc, dict) or doc.get("format") != CLAIM_FORMAT:
         return f'no "format": {CLAIM_FORMAT!r} field'
     version = doc.get("version")
-    if not isinstance(version, int) or not 1 <= version <= CLAIM_VERSION:
+    if type(version) is not int or not 1 <= version <= CLAIM_VERSION:
         return f"unsupported version {version!r}"
     if not isinstance(doc.get("writer"), str) or not isinstance(doc.get("files"), list):
         return 'missing "writer" or "files"'
@@ -175,14 +193,6 @@ def _files_problem(files: list[Any], url: str) -> str | None:
     return None
 
 
-def claim_age(claim: ObjectInfo) -> float | None:
-    """Seconds since ``claim`` was written (store clock against ours), or None if the store
-    did not say when."""
-    if claim.last_modified is None:
-        return None
-    return (now() - claim.last_modified).total_seconds()
-
-
 def claimed_error(
     store: ObjectStore, prefix: str, claim: ObjectInfo | None, stale_after: float
 ) -> TargetError:
@@ -192,7 +202,7 @@ def claimed_error(
     url = store.url(prefix)
     if store.head(under(prefix) + SUCCESS) is not None:
         return TargetExistsError.taken(url)
-    age = None if claim is None else claim_age(claim)
+    age = None if claim is None else claim.age()
     if age is None:
         return TargetExistsError(
             f"{url} is being committed by another writer; this writer's output was "
@@ -201,14 +211,16 @@ def claimed_error(
         )
     if age < stale_after:
         return TargetExistsError(
-            f"{url} is being committed by another writer (claimed {max(age, 0.0):.1f} s ago); "
+            f"{url} is being committed by another writer (its claim was renewed "
+            f"{max(age, 0.0):.1f} s ago, by the store's clock); "
             "this writer's output was discarded. Wait for that commit and read the output, "
             "or write elsewhere",
             url,
         )
     return IncompleteCommit(
-        f"{url} was claimed by writer {token_of(claim) or '?'} {age:.0f} s ago but its commit "
-        f"never finished (no {SUCCESS}); that writer died or is stuck. Run "
+        f"{url} was claimed by writer {token_of(claim) or '?'}, whose lease was last renewed "
+        f"{age:.0f} s ago (by the store's clock), but its commit never finished (no "
+        f"{SUCCESS}); that writer died or is stuck. Run "
         f"`targets recover {url}` to roll it forward or back, then write again",
         url,
     )

@@ -4,6 +4,15 @@ Only what this library left behind is removed: uploads at, under or beside an ou
 staging prefixes named like this library's temporaries, once they are older than asked.
 Claims (settled by `recover`) and committed data are never touched, and a staging prefix
 loses exactly the object versions its listing showed.
+
+Live work is never removed (G10). Ages are judged by the store's own clock
+(`ObjectStore.server_time` against the times the store stamped), and nothing younger than
+one lease period counts as stale, whatever ``older_than`` says. A staging prefix whose
+writer holds a live lease (``.<name>.targets-lease-<token>``) stays; a stale one is first
+fenced (its lease taken over by one conditional write, so that the writer, if it wakes,
+fails its commit instead of publishing a partial output), then removed. While any writer of
+the output holds a live lease or claim, no upload of the output is aborted (uploads do not
+say whose they are).
 """
 
 from __future__ import annotations
@@ -12,12 +21,18 @@ import dataclasses
 import datetime as _dt
 from collections.abc import Iterator
 
-from targets.fs._names import parse_temp_name, temp_name
+from targets.errors import CommitError
+from targets.fs._names import CLAIM, SUCCESS, new_token, parse_temp_name, temp_name
 from targets.fs.base import CleanupReport
-from targets.fs.objectstore.delete import delete_listed
-from targets.fs.objectstore.store import ObjectInfo, ObjectStore, UploadInfo, now, under
+from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
+from targets.fs.objectstore.delete import delete_listed, delete_version
+from targets.fs.objectstore.lease import LeaseView, fence_unwritten, read_lease, take_over
+from targets.fs.objectstore.store import ObjectInfo, ObjectStore, UploadInfo, under
 
 __all__ = ["cleanup"]
+
+_STAGING_KINDS = ("tmp", "old", "trash")
+"""The temporaries that are staging prefixes (a ``lease`` is a writer's lease object)."""
 
 
 def cleanup(
@@ -25,35 +40,145 @@ def cleanup(
     prefix: str,
     *,
     older_than: _dt.timedelta,
+    stale_after: float = STALE_CLAIM_AFTER,
     dry_run: bool = False,
     concurrency: int | None = None,
 ) -> CleanupReport:
-    """Abort stale multipart uploads and remove stale staging prefixes, at or under
-    ``prefix`` and beside it; nothing else (claims and committed data are never touched).
+    """Abort stale multipart uploads and remove stale staging prefixes and writer leases,
+    at or under ``prefix`` and beside it; nothing else (claims and committed data are never
+    touched).
 
-    An upload is stale when it was created more than ``older_than`` ago; a staging prefix
-    when its newest object is that old. A stale prefix loses exactly the object versions
-    that the listing showed: an object written there since stays. ``dry_run`` only reports.
+    Stale means older than ``older_than`` and than one lease period (``stale_after``), by the
+    store's clock: an upload by when it was created, a staging prefix by its newest object.
+    A staging prefix whose writer's lease is live stays, and so does every upload while a
+    writer or a claim of the output is live. A stale staging prefix is fenced before it is
+    removed, and loses exactly the object versions that the listing showed. ``dry_run``
+    only reports. A store that does not say its time has nothing judged stale.
     """
     report = CleanupReport(dry_run=dry_run)
-    cutoff = now() - older_than
-    scope = _Scope(prefix)
-    for upload in _uploads(store, scope):
-        label = f"{store.url(upload.key)} (multipart upload {upload.upload_id})"
-        if upload.initiated is not None and upload.initiated > cutoff:
-            report.kept_recent.append(label)
-            continue
-        report.aborted_uploads.append(label)
-        if not dry_run:
-            store.abort_upload(upload.key, upload.upload_id)
-    for root, objects in sorted(_staging_prefixes(store, scope).items()):
-        if max(o.last_modified or now() for o in objects) > cutoff:
-            report.kept_recent.append(store.url(root))
-            continue
-        report.removed.append(store.url(root))
-        if not dry_run:
-            delete_listed(store, objects, concurrency=concurrency)
+    store_now = store.server_time()
+    if store_now is None:
+        report.kept_recent.append(
+            f"{store.url(prefix)} (the store gives no time to judge ages by; nothing removed)"
+        )
+        return report
+    cutoff = store_now - max(older_than, _dt.timedelta(seconds=stale_after))
+    sweep = _Sweep(store, _Scope(prefix), cutoff, stale_after, report, concurrency)
+    staging = _staging_prefixes(store, sweep.scope)
+    leases = {token: view for token, view in sweep.leases(staging)}
+    busy = any(v.live for v in leases.values()) or sweep.claim_is_live()
+    for upload in _uploads(store, sweep.scope):
+        sweep.upload(upload, busy)
+    for root, objects in sorted(staging.items()):
+        sweep.staging(root, objects, leases.get(root))
+    for root, view in sorted(leases.items()):
+        if root not in staging:
+            sweep.lone_lease(view)
     return report
+
+
+@dataclasses.dataclass
+class _Sweep:
+    """One cleanup under way: what its steps share."""
+
+    store: ObjectStore
+    scope: _Scope
+    cutoff: _dt.datetime
+    stale_after: float
+    report: CleanupReport
+    concurrency: int | None
+
+    def leases(self, staging: dict[str, list[ObjectInfo]]) -> list[tuple[str, LeaseView]]:
+        """The writer leases beside the output, keyed by the staging root each covers."""
+        found: list[tuple[str, LeaseView]] = []
+        if not self.scope.name:
+            return found
+        for o in self.store.list(self.scope.beside):
+            seg = o.key.rpartition("/")[2]
+            parsed = parse_temp_name(seg)
+            if parsed is None or parsed[1] != "lease" or "/" in o.key[len(self.scope.beside) :]:
+                continue
+            view = read_lease(self.store, o.key, self.stale_after)
+            if view is not None:
+                found.append((_lease_root(o.key), view))
+        return found
+
+    def claim_is_live(self) -> bool:
+        """Whether the output's claim may belong to a commit in progress."""
+        d = self.scope.inside
+        claim = read_lease(self.store, d + CLAIM, self.stale_after, decode=False)
+        if claim is None or not claim.live:
+            return False
+        return self.store.head(d + SUCCESS) is None
+
+    def upload(self, upload: UploadInfo, busy: bool) -> None:
+        label = f"{self.store.url(upload.key)} (multipart upload {upload.upload_id})"
+        if busy or upload.initiated is None or upload.initiated > self.cutoff:
+            self.report.kept_recent.append(label)
+            return
+        self.report.aborted_uploads.append(label)
+        if not self.report.dry_run:
+            self.store.abort_upload(upload.key, upload.upload_id)
+
+    def staging(self, root: str, objects: list[ObjectInfo], lease: LeaseView | None) -> None:
+        """Remove one staging prefix if it is stale, fencing its writer first."""
+        newest = [o.last_modified for o in objects if o.last_modified is not None]
+        if not newest or max(newest) > self.cutoff or (lease is not None and lease.live):
+            self.report.kept_recent.append(self.store.url(root))
+            return
+        self.report.removed.append(self.store.url(root))
+        if self.report.dry_run:
+            return
+        try:
+            self._fence(root, lease)
+        except CommitError:  # the writer renewed meanwhile: it is alive
+            self.report.removed.remove(self.store.url(root))
+            self.report.kept_recent.append(self.store.url(root))
+            return
+        delete_listed(self.store, objects, concurrency=self.concurrency)
+        # The lease stays, taken over: the record that fences the writer, should it wake.
+        # A later cleanup removes it once it is stale itself (`lone_lease`).
+
+    def _fence(self, root: str, lease: LeaseView | None) -> str:
+        """Take the lease of the writer of ``root`` over (creating it, if that writer never
+        wrote one), so that the writer fails at its next renewal; return its new etag."""
+        token = new_token()
+        if lease is not None:
+            return take_over(self.store, lease, by=token, why="cleanup", force=True)
+        writer = parse_temp_name(root.rpartition("/")[2])
+        assert writer is not None
+        key = _root_lease(root)
+        return fence_unwritten(
+            self.store, key, writer[2], self.stale_after, by=token, why="cleanup"
+        )
+
+    def lone_lease(self, view: LeaseView) -> None:
+        """A writer lease with no staging left: removed once stale (its writer had only
+        uploads, or died after its staging went)."""
+        stamped = view.info.last_modified
+        if view.live or stamped is None or stamped > self.cutoff:
+            return
+        self.report.removed.append(self.store.url(view.info.key))
+        if not self.report.dry_run:
+            delete_version(self.store, view.info.key, view.info.etag)
+
+
+def _root_lease(root: str) -> str:
+    """The key of the lease of the writer that stages ``root``."""
+    parent, _, seg = root.rpartition("/")
+    parsed = parse_temp_name(seg)
+    assert parsed is not None
+    lease = temp_name(parsed[0], parsed[2], "lease")
+    return f"{parent}/{lease}" if parent else lease
+
+
+def _lease_root(key: str) -> str:
+    """The staging root that the writer lease ``key`` covers."""
+    parent, _, seg = key.rpartition("/")
+    parsed = parse_temp_name(seg)
+    assert parsed is not None
+    root = temp_name(parsed[0], parsed[2], "tmp")
+    return f"{parent}/{root}" if parent else root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +215,16 @@ class _Scope:
         if key.startswith(self.inside):
             segs = key[len(self.inside) :].split("/")
             for i, seg in enumerate(segs):
-                if parse_temp_name(seg) is not None:
+                parsed = parse_temp_name(seg)
+                if parsed is not None and parsed[1] in _STAGING_KINDS:
                     return self.inside + "/".join(segs[: i + 1])
             return None
         base = f"{self.parent}/" if self.parent else ""
         seg = key[len(base) :].split("/", 1)[0]
         parsed = parse_temp_name(seg)
-        if parsed is not None and seg == temp_name(self.name, parsed[2], parsed[1]):
+        if parsed is None or parsed[1] not in _STAGING_KINDS:
+            return None
+        if seg == temp_name(self.name, parsed[2], parsed[1]):
             return base + seg
         return None
 

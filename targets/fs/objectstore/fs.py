@@ -468,7 +468,14 @@ class ObjectStoreFS(AtomicFS):
             def check() -> None:
                 self._require_conditional(store, key, guarantee)
 
-        return ObjectFileWriter(store, key, path, if_exists=if_exists, before_commit=check)
+        return ObjectFileWriter(
+            store,
+            key,
+            path,
+            if_exists=if_exists,
+            before_commit=check,
+            stale_after=self.stale_claim_after,
+        )
 
     def directory_writer(
         self,
@@ -521,12 +528,15 @@ class ObjectStoreFS(AtomicFS):
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
         """Abort multipart uploads and remove staging prefixes (``.<name>.targets-tmp-*``)
         older than ``older_than``, at, under or beside ``path``. Nothing else is touched:
-        claims are left to `recover`, committed data is never removed."""
+        claims are left to `recover`, committed data is never removed, and nothing of a
+        writer whose lease is live (renewed within ``stale_claim_after`` seconds, by the
+        store's clock) is removed. See `targets.fs.objectstore.cleanup.cleanup`."""
         store, key = self.locate(path)
         return _cleanup.cleanup(
             store,
             key,
             older_than=older_than,
+            stale_after=self.stale_claim_after,
             dry_run=dry_run,
             concurrency=self.publish_concurrency,
         )
@@ -534,15 +544,18 @@ class ObjectStoreFS(AtomicFS):
     def recover(self, path: str, *, how: RecoverHow = "auto", force: bool = False) -> str:
         """Roll the interrupted commit at ``path`` forward (``how="forward"``), back
         (``"back"``), or forward when every file of the claim is still available
-        (``"auto"``); say what was done. A claim younger than ``stale_claim_after`` is
-        refused (its writer may still be publishing) unless ``force=True``: then it is
-        settled at once, which a writer that is in fact alive would see as its files
-        vanishing, or its output committed under it. See
-        `targets.fs.objectstore.recover.recover`."""
+        (``"auto"``); say what was done. A claim whose lease is live (renewed within
+        ``stale_claim_after`` seconds, by the store's clock) is refused, naming its holder,
+        unless ``force=True``; a writer that is in fact alive is then fenced: it publishes
+        nothing more and raises `CommitError`. See `targets.fs.objectstore.recover.recover`."""
         store, key = self.locate(path)
-        stale_after = 0.0 if force else self.stale_claim_after
         return _recover.recover(
-            store, key, how, stale_after=stale_after, concurrency=self.publish_concurrency
+            store,
+            key,
+            how,
+            stale_after=self.stale_claim_after,
+            force=force,
+            concurrency=self.publish_concurrency,
         )
 
 

@@ -3,8 +3,12 @@
 `commit_directory` is the protocol of docs/protocols-objectstore.md ("Directory outputs"),
 one named step per numbered step there:
 
-1. `_take_claim`: exclusive create of ``<dir>/_targets_claim`` (after `_clear` for an
-   overwrite): the one decision point between writers;
+1. `_take_claim`: exclusive create of ``<dir>/_targets_claim``, the one decision point
+   between writers; an overwrite (`_claim_overwrite`) replaces the committed output's claim
+   conditionally instead, then deletes only what the old manifest lists (`_clear_old`). From
+   here on the claim is the writer's lease (`targets.fs.objectstore.lease`): renewed while
+   the commit runs, checked before every publish and before ``_SUCCESS``; a writer whose
+   claim was taken over (`_fenced`) publishes nothing more and removes what it published;
 2. `_check_alone`: the prefix holds nothing but this writer's claim. Its listing leaves
    right behind the claim, without waiting for its answer (`_claim_and_list`), so that the
    commit's fixed latency is two round trips (claim and listing, then ``_SUCCESS``), not
@@ -27,10 +31,11 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from targets.errors import (
     CommitError,
+    CorruptManifest,
     InvalidTarget,
     StoreUnavailable,
     TargetError,
@@ -38,6 +43,7 @@ from targets.errors import (
     TargetNotFound,
 )
 from targets.fs import _manifest
+from targets.fs._lease import LeaseLost
 from targets.fs._names import CLAIM, SUCCESS, check_relative_name, new_token
 from targets.fs.base import IfExists
 from targets.fs.objectstore.claim import (
@@ -57,16 +63,25 @@ from targets.fs.objectstore.conditional import (
 from targets.fs.objectstore.delete import (
     abort_entries,
     delete_if_ours,
-    delete_output,
     delete_prefix,
+    delete_version,
 )
+from targets.fs.objectstore.lease import DocumentLease, read_lease
 from targets.fs.objectstore.outcomes import (
     directory_outcome,
     interrupted,
     nothing_published,
 )
 from targets.fs.objectstore.parallel import concurrency_of, parallel
-from targets.fs.objectstore.store import ObjectStore, token_of, under, writer_metadata
+from targets.fs.objectstore.store import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    PreconditionFailed,
+    token_of,
+    under,
+    writer_metadata,
+)
 
 __all__ = [
     "commit_directory",
@@ -78,7 +93,7 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Commit:
     """One directory commit under way: what its steps share."""
 
@@ -89,6 +104,22 @@ class _Commit:
     staging: str | None
     stale_after: float
     concurrency: int | None
+    lease: DocumentLease | None = None
+    """The claim's lease, once the claim is taken."""
+
+    def hold(self, document: dict[str, Any], etag: str) -> None:
+        """Hold the claim just taken (version ``etag``) as this writer's lease, renewed in
+        the background from now until the commit ends."""
+        self.lease = DocumentLease(
+            self.store, self.claim_key, self.token, document, etag, self.stale_after
+        )
+        self.lease.lease.start()
+
+    def ensure_lease(self) -> None:
+        """`LeaseLost` if the claim was taken over (renewing it first when less than half
+        of its period is left; a short commit sends nothing)."""
+        if self.lease is not None:
+            self.lease.lease.ensure()
 
     @property
     def url(self) -> str:
@@ -128,24 +159,44 @@ def commit_directory(
     """
     commit = _Commit(store, prefix, token, entries, staging, stale_after, concurrency)
     _check_names(commit)
-    document = encode_json(claim_document(token, entries, staging))
+    document = claim_document(token, entries, staging, lease_period=stale_after)
     try:
         if if_exists == "overwrite":
-            _clear(commit)
-        early = _claim_and_list(commit, document)
+            etag, early = _claim_overwrite(commit, document), None
+        else:
+            etag, early = _claim_and_list(commit, document)
     except BaseException:
         abort_entries(store, prefix, entries)  # nothing of this writer was visible
         raise
+    commit.hold(document, etag)
+    try:
+        return _publish_claimed(commit, early)
+    finally:
+        assert commit.lease is not None
+        commit.lease.release()
+
+
+def _publish_claimed(
+    commit: _Commit, early: concurrent.futures.Future[list[str]] | None
+) -> dict[str, Any]:
+    """Steps 2 to 5, once the claim is held."""
+    store, prefix, token, entries = commit.store, commit.prefix, commit.token, commit.entries
+
+    def publish(e: Entry) -> None:
+        commit.ensure_lease()
+        publish_entry(store, prefix, token, e)
+
     try:
         _check_alone(commit, early)
-        parallel(lambda e: publish_entry(store, prefix, token, e), entries, concurrency)
+        parallel(publish, entries, commit.concurrency)
+        commit.ensure_lease()
     except BaseException as exc:
         _fail_after_claim(commit, exc, "publish")
     manifest = manifest_of(token, entries)
     _write_success(commit, manifest)
-    if staging is not None:
+    if commit.staging is not None:
         with contextlib.suppress(Exception):
-            delete_prefix(store, staging, concurrency=concurrency)
+            delete_prefix(store, commit.staging, concurrency=commit.concurrency)
     return manifest
 
 
@@ -155,24 +206,79 @@ def _check_names(commit: _Commit) -> None:
         raise InvalidTarget(f"output {commit.url} names a file twice", commit.url)
 
 
-def _clear(commit: _Commit) -> None:
-    """Empty the output an overwrite replaces (see `delete_output`); a claim without
-    ``_SUCCESS`` (a commit in progress, or abandoned) is not overwritten."""
-    store, prefix = commit.store, commit.prefix
+def _claim_overwrite(commit: _Commit, document: dict[str, Any]) -> str:
+    """Step 1 of an overwrite; return the etag of this writer's claim.
+
+    A committed output's claim is replaced conditionally (the version seen), so that of two
+    overwriters exactly one goes on and the other, having deleted nothing, gets
+    `TargetExistsError`; an output without a claim is claimed exclusively. Only then is the
+    old output emptied (`_clear_old`): ``_SUCCESS`` first (absent, never mixed), then what
+    its manifest lists, each in the version listed. A claim without ``_SUCCESS`` (a commit
+    in progress, or abandoned) is not overwritten (`claimed_error`)."""
+    store, d = commit.store, under(commit.prefix)
     try:
-        keys = {o.key for o in store.list(under(prefix))}
-        if commit.claim_key in keys and under(prefix) + SUCCESS not in keys:
-            raise claimed_error(store, prefix, store.head(commit.claim_key), commit.stale_after)
-        if keys:
-            delete_output(store, prefix, keys, concurrency=commit.concurrency)
+        success = store.head(d + SUCCESS)
+        claim = store.head(commit.claim_key)
+        if claim is not None and success is None:
+            raise claimed_error(store, commit.prefix, claim, commit.stale_after)
+        if claim is None:
+            etag = _take_claim(commit, encode_json(document))
+        else:
+            etag = _replace_claim(commit, encode_json(document), claim)
+        if success is not None:
+            _clear_old(commit, success)
     except StoreUnavailable as exc:
         outcome = directory_outcome("clear", commit.url, commit.token, False)
         raise interrupted(exc, commit.url, outcome) from exc
+    return etag
+
+
+def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
+    """Replace the committed output's claim ``old`` with this writer's, in the version seen.
+    `TargetExistsError` if it changed meanwhile (another overwriter was first)."""
+    try:
+        return commit.store.put(
+            commit.claim_key,
+            document,
+            metadata=writer_metadata(commit.token),
+            if_absent=False,
+            if_match=old.etag,
+        )
+    except PreconditionFailed:
+        raise TargetExistsError(
+            f"{commit.url} is being overwritten by another writer, which claimed it first; "
+            "this writer's output was discarded and nothing of the output was touched",
+            commit.url,
+        ) from None
+    except StoreUnavailable:
+        info = commit.store.head(commit.claim_key)
+        if info is not None and token_of(info) == commit.token:
+            return info.etag  # the replace took effect; only its answer was lost
+        raise
+
+
+def _clear_old(commit: _Commit, success: ObjectInfo) -> None:
+    """Delete the old output that this writer's claim now holds: its ``_SUCCESS`` first,
+    then what its manifest lists (each in the version listed now, and only if that is the
+    version the manifest names). An old output without a manifest of this library (a
+    ``_SUCCESS`` of Spark's) loses every object listed under it."""
+    store, d = commit.store, under(commit.prefix)
+    listed = {o.key: o for o in store.list(d) if o.key not in (commit.claim_key, d + SUCCESS)}
+    try:
+        manifest = _manifest.decode(store.get(d + SUCCESS, if_match=success.etag), d + SUCCESS)
+    except (ObjectNotFound, PreconditionFailed, CorruptManifest):
+        manifest = None
+    doomed = list(listed.values())
+    if manifest is not None:
+        named = {d + f["name"]: f.get("etag") for f in manifest["files"]}
+        doomed = [o for k, o in listed.items() if k in named and named[k] in (None, o.etag)]
+    delete_version(store, d + SUCCESS, success.etag)
+    parallel(lambda o: delete_version(store, o.key, o.etag), doomed, commit.concurrency)
 
 
 def _claim_and_list(
-    commit: _Commit, document: bytes
-) -> concurrent.futures.Future[list[str]] | None:
+    commit: _Commit, document_: dict[str, Any]
+) -> tuple[str, concurrent.futures.Future[list[str]] | None]:
     """Steps 1 and 2 together: the claim, and (when requests may be sent in parallel) the
     listing of the prefix, sent from a second thread as soon as the claim has gone out,
     without waiting for its answer; both cost one round trip.
@@ -183,11 +289,11 @@ def _claim_and_list(
     would); None when the requests go one after the other (``publish_concurrency=1``).
     Since the listing leaves only once the claim has, a writer that pauses between the two
     delays both; what it may miss is an object written while the listing overtakes the
-    claim on the way to the store.
+    claim on the way to the store. The claim's etag comes first in the answer.
     """
+    document = encode_json(document_)
     if concurrency_of(commit.concurrency) <= 1:
-        _take_claim(commit, document)
-        return None
+        return _take_claim(commit, document), None
     claim_sent = threading.Event()
 
     def early_listing() -> list[str]:
@@ -197,41 +303,42 @@ def _claim_and_list(
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         early = pool.submit(early_listing)
         try:
-            _take_claim(commit, document, on_send=claim_sent.set)
+            etag = _take_claim(commit, document, on_send=claim_sent.set)
         finally:
             claim_sent.set()  # never leave the listing waiting
-    return early
+    return etag, early
 
 
 def _take_claim(
     commit: _Commit, document: bytes, on_send: Callable[[], None] | None = None
-) -> None:
+) -> str:
     """Step 1: the exclusive create of the claim (``on_send`` is called right before it is
-    sent). Another writer's claim there raises `claimed_error`; a lost answer is settled by
-    reading the claim's token back (G7)."""
+    sent); return its etag. Another writer's claim there raises `claimed_error`; a lost
+    answer is settled by reading the claim's token back (G7)."""
     if on_send is not None:
         on_send()
     try:
-        put_exclusive(commit.store, commit.claim_key, document, commit.token)
+        return put_exclusive(commit.store, commit.claim_key, document, commit.token)
     except Taken as taken:
         error = claimed_error(commit.store, commit.prefix, taken.info, commit.stale_after)
         raise error from None
     except StoreUnavailable as exc:
         ours = _claim_is_ours(commit)
-        if ours:
-            return  # the claim took effect; only its answer was lost
+        if isinstance(ours, str):
+            return ours  # the claim took effect; only its answer was lost
         phase = "claim" if ours is None else "claim-absent"
         outcome = directory_outcome(phase, commit.url, commit.token, False)
         raise interrupted(exc, commit.url, outcome) from exc
 
 
-def _claim_is_ours(commit: _Commit) -> bool | None:
-    """Whether this writer's claim is there (None: the store does not say)."""
+def _claim_is_ours(commit: _Commit) -> str | Literal[False] | None:
+    """The etag of this writer's claim if it is there, False if it is not (None: the store
+    does not say)."""
     try:
         info = commit.store.head(commit.claim_key)
     except TargetError:
         return None
-    return info is not None and token_of(info) == commit.token
+    return info.etag if info is not None and token_of(info) == commit.token else False
 
 
 def _check_alone(commit: _Commit, early: concurrent.futures.Future[list[str]] | None) -> None:
@@ -281,7 +388,16 @@ def publish_entry(store: ObjectStore, prefix: str, token: str, entry: Entry) -> 
     elif entry.via == "copy":
         assert entry.source is not None
         meta = writer_metadata(token)
-        entry.etag = store.copy(entry.source, key, metadata=meta, if_absent=False)
+        try:
+            entry.etag = store.copy(entry.source, key, metadata=meta, if_absent=False)
+        except ObjectNotFound:
+            url = store.url(prefix)
+            raise CommitError(
+                f"cannot commit {url}: the staged file {store.url(entry.source)} is gone "
+                "(removed by a cleanup, or by hand); nothing of this commit stays published. "
+                "Write the output again",
+                url,
+            ) from None
 
 
 def manifest_of(token: str, entries: Sequence[Entry]) -> dict[str, Any]:
@@ -295,10 +411,12 @@ def manifest_of(token: str, entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
-    """Step 4: the exclusive create of ``_SUCCESS``, the commit point. A lost answer whose
-    ``_SUCCESS`` carries our token is a commit (G7); an unknown outcome rolls nothing back."""
+    """Step 4: the exclusive create of ``_SUCCESS``, the commit point, once the claim is
+    known to be held (`_Commit.ensure_lease`). A lost answer whose ``_SUCCESS`` carries our
+    token is a commit (G7); an unknown outcome rolls nothing back."""
     key = under(commit.prefix) + SUCCESS
     try:
+        commit.ensure_lease()
         put_exclusive(commit.store, key, _manifest.encode(manifest), commit.token)
     except StoreUnavailable as exc:
         if published_by(commit.store, key, commit.token) is not None:
@@ -312,9 +430,17 @@ def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
 def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoReturn:
     """Roll back a commit that failed after its claim with ``exc`` (in ``phase``) and raise
     what the writer is told: a conflict (`Taken`) as `TargetExistsError`, an interrupted
-    publish with what is known, an error whose roll-back failed too with `targets recover`."""
+    publish with what is known, an error whose roll-back failed too with `targets recover`,
+    a claim taken over (`LeaseLost`) as `CommitError` (`_fenced`)."""
+    if isinstance(exc, LeaseLost):
+        _fenced(commit, exc)
     rolled_back = roll_back_own(
-        commit.store, commit.prefix, commit.token, commit.entries, commit.concurrency
+        commit.store,
+        commit.prefix,
+        commit.token,
+        commit.entries,
+        commit.concurrency,
+        claim_etag=commit.lease.etag if commit.lease is not None else None,
     )
     url = commit.url
     if isinstance(exc, Taken):
@@ -331,22 +457,62 @@ def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoRetu
     raise exc
 
 
+def _fenced(commit: _Commit, lost: LeaseLost) -> NoReturn:
+    """Stop a writer whose claim was taken over (by `recover` or `cleanup`) while it was
+    publishing: it publishes nothing more and never writes ``_SUCCESS``. Unless the party
+    that took the claim over is rolling it forward (then the files are its to publish), the
+    writer deletes what it published, each in the version it published; the claim is no
+    longer its to touch."""
+    store, d, url = commit.store, under(commit.prefix), commit.url
+    forward = False
+    with contextlib.suppress(TargetError):
+        view = read_lease(store, commit.claim_key, commit.stale_after)
+        taken = view.taken_over if view is not None else None
+        forward = taken is not None and taken.get("why") == "recover-forward"
+        forward = forward or published_by(store, d + SUCCESS, commit.token) is not None
+    if forward:
+        raise CommitError(
+            f"{url}: this writer's claim was taken over while it was publishing ({lost}); it "
+            f"stopped without writing {SUCCESS}, and the recovery that took it over publishes "
+            "the same files (the output is, or will be, committed by it)",
+            url,
+        )
+    abort_entries(store, commit.prefix, commit.entries)
+    published = [e for e in commit.entries if e.etag is not None and e.via != "done"]
+    with contextlib.suppress(Exception):
+        parallel(
+            lambda e: delete_version(store, d + e.name, e.etag), published, commit.concurrency
+        )
+    raise CommitError(
+        f"{url}: this writer's claim was taken over while it was publishing ({lost}); it "
+        f"stopped, wrote no {SUCCESS} and removed the {len(published)} file(s) it had "
+        "published. Write the output again",
+        url,
+    )
+
+
 def roll_back_own(
     store: ObjectStore,
     prefix: str,
     token: str,
     entries: Sequence[Entry],
     concurrency: int | None = None,
+    *,
+    claim_etag: str | None = None,
 ) -> bool:
     """Undo a failed publish at ``prefix``: abort this writer's uploads, delete the objects
-    it published (each checked by ``token``, deleted in the version checked) and its claim.
-    Whether that worked; if not, the claim stays and `recover` rolls it back later."""
+    it published (each checked by ``token``, deleted in the version checked) and its claim
+    (in the version ``claim_etag`` when given: a claim taken over since stays). Whether that
+    worked; if not, the claim stays and `recover` rolls it back later."""
     d = under(prefix)
     try:
         abort_entries(store, prefix, entries)
         keys = [d + e.name for e in entries]
         parallel(lambda key: delete_if_ours(store, key, token), keys, concurrency)
-        delete_if_ours(store, d + CLAIM, token)
+        if claim_etag is None:
+            delete_if_ours(store, d + CLAIM, token)
+        else:
+            delete_version(store, d + CLAIM, claim_etag)
     except Exception:
         return False
     return True

@@ -4,11 +4,15 @@ A writer that died after its claim leaves a claim without ``_SUCCESS``: the outp
 exist, and new writers are refused (`IncompleteCommit`). `recover` reads as its steps:
 
 1. `_load_claim`: the claim, unless the output is committed or was never claimed;
-2. `_refuse_fresh`: a claim younger than ``stale_after`` is refused (its writer may still
-   be publishing), unless the caller forces it;
+2. a claim whose lease is live (renewed within its period, by the store's clock) is
+   refused, saying whose it is, unless the caller forces it;
 3. `_find_lost` and `_goes_forward`: forward if every file the claim lists can still be
    published (or was), else back;
-4. `_roll_forward` (publish what the claim lists, write ``_SUCCESS`` with its token) or
+4. `take_over`: one conditional replace of the claim that records this recovery, so that
+   exactly one party acts and the claim's writer, if it is alive after all, finds itself
+   fenced at its next renewal and publishes nothing more; the recovery then holds the claim's
+   lease itself while it works;
+5. `_roll_forward` (publish what the claim lists, write ``_SUCCESS`` with its token) or
    `_roll_back` (remove what it lists that carries its token, then the claim).
 
 Nothing that the claim does not list, or that lacks its writer's token, is touched (G8).
@@ -21,17 +25,23 @@ from typing import get_args
 
 from targets.errors import CommitError, InvalidTarget
 from targets.fs import _manifest
-from targets.fs._names import CLAIM, SUCCESS
+from targets.fs._names import CLAIM, SUCCESS, new_token
 from targets.fs.base import RecoverHow
-from targets.fs.objectstore.claim import Entry, claim_age, decode_claim
+from targets.fs.objectstore.claim import STALE_CLAIM_AFTER, Entry, check_claim
 from targets.fs.objectstore.conditional import Taken, put_exclusive
 from targets.fs.objectstore.delete import delete_if_ours, delete_prefix
+from targets.fs.objectstore.lease import (
+    DocumentLease,
+    LeaseView,
+    read_lease,
+    refuse_live,
+    take_over,
+)
 from targets.fs.objectstore.parallel import parallel
 from targets.fs.objectstore.publish import manifest_of, publish_entry
 from targets.fs.objectstore.store import (
-    ObjectInfo,
-    ObjectNotFound,
     ObjectStore,
+    PreconditionFailed,
     now,
     staging_key,
     token_of,
@@ -55,6 +65,10 @@ class _Claim:
     """The claim's staging prefix, if it is the one of this output and writer (recovery
     deletes no other)."""
     concurrency: int | None
+    view: LeaseView
+    """The claim as found, with its lease."""
+    lease: DocumentLease | None = None
+    """The claim's lease, held by this recovery once it took the claim over."""
 
     @property
     def url(self) -> str:
@@ -66,7 +80,8 @@ def recover(
     prefix: str,
     how: str = "auto",
     *,
-    stale_after: float = 0.0,
+    stale_after: float = STALE_CLAIM_AFTER,
+    force: bool = False,
     concurrency: int | None = None,
 ) -> str:
     """Finish or undo the interrupted commit at ``prefix``; return what was done.
@@ -77,61 +92,55 @@ def recover(
     memory), else `CommitError`. ``how="back"`` aborts the claim's uploads, deletes the
     objects it lists that carry its writer token (each in the version checked), removes its
     staging prefix and the claim. ``how="auto"`` goes forward when it can, else back.
-    Nothing that the claim does not list, or that lacks its token, is touched. A claim
-    younger than ``stale_after`` seconds is refused with `CommitError`. An output that is
+    Nothing that the claim does not list, or that lacks its token, is touched.
+
+    A claim whose lease is live (renewed less than its ``lease_period``, or ``stale_after``
+    for a version 1 claim, ago by the store's clock) is refused with `CommitError` naming its
+    holder, and nothing changes, unless ``force``. The recovery takes the claim over by one
+    conditional replace first: of two recoveries, or a recovery and a writer that renews,
+    exactly one goes on; a fenced writer publishes nothing more. An output that is
     committed, or was never claimed, is left alone (the answer says so).
     """
     if how not in _HOWS:
         raise InvalidTarget(f"how={how!r} is not one of {', '.join(map(repr, _HOWS))}")
-    info = _claim_info(store, prefix)
-    if isinstance(info, str):
-        return info
-    _refuse_fresh(store.url(prefix), info, stale_after)
-    claim = _load_claim(store, prefix, concurrency)
+    claim = _load_claim(store, prefix, stale_after, concurrency)
     if isinstance(claim, str):
         return claim
+    if not force:
+        refuse_live(store, claim.view)
     lost = _find_lost(claim)
-    if _goes_forward(claim, how, lost):
-        return _roll_forward(claim)
-    return _roll_back(claim)
+    forward = _goes_forward(claim, how, lost)
+    etag = take_over(
+        store,
+        claim.view,
+        by=new_token(),
+        why="recover-forward" if forward else "recover-back",
+        force=force,
+    )
+    claim.lease = DocumentLease(
+        store, under(prefix) + CLAIM, claim.token, claim.view.doc, etag, claim.view.period
+    )
+    with claim.lease.lease:
+        return _roll_forward(claim) if forward else _roll_back(claim)
 
 
-def _claim_info(store: ObjectStore, prefix: str) -> ObjectInfo | str:
-    """The claim at ``prefix``, or why there is nothing to recover."""
+def _load_claim(
+    store: ObjectStore, prefix: str, stale_after: float, concurrency: int | None
+) -> _Claim | str:
+    """The claim at ``prefix``, decoded, with its lease (or why there is nothing to
+    recover)."""
     d, url = under(prefix), store.url(prefix)
-    info = store.head(d + CLAIM)
     if store.head(d + SUCCESS) is not None:
         return f"nothing to recover at {url}: it is committed"
-    if info is None:
+    view = read_lease(store, d + CLAIM, stale_after)
+    if view is None:
         return f"nothing to recover at {url}: no commit was started there"
-    return info
-
-
-def _refuse_fresh(url: str, claim: ObjectInfo, stale_after: float) -> None:
-    """Refuse a claim younger than ``stale_after``: its writer may still be publishing."""
-    age = claim_age(claim)
-    if age is not None and age < stale_after:
-        raise CommitError(
-            f"cannot recover {url} yet: it was claimed {max(age, 0.0):.1f} s ago and its "
-            f"writer may still be publishing; retry after {stale_after:.0f} s, or force it "
-            "if that writer is known to be dead",
-            url,
-        )
-
-
-def _load_claim(store: ObjectStore, prefix: str, concurrency: int | None) -> _Claim | str:
-    """The claim document at ``prefix``, decoded (or why there is none any more)."""
-    key = under(prefix) + CLAIM
-    try:
-        raw = store.get(key)
-    except ObjectNotFound:
-        return f"nothing to recover at {store.url(prefix)}: the claim was removed meanwhile"
-    doc = decode_claim(raw, store.url(key))
+    doc = check_claim(view.doc, store.url(d + CLAIM))
     token = doc["writer"]
     staging = doc.get("staging")
     ours = isinstance(staging, str) and staging == staging_key(prefix, token)
     entries = [Entry.from_claim(f) for f in doc["files"]]
-    return _Claim(store, prefix, token, entries, staging if ours else None, concurrency)
+    return _Claim(store, prefix, token, entries, staging if ours else None, concurrency, view)
 
 
 def _find_lost(claim: _Claim) -> list[str]:
@@ -183,6 +192,8 @@ def _roll_forward(claim: _Claim) -> str:
         ) from None
     manifest = manifest_of(token, claim.entries)
     manifest["recovered_at"] = _manifest.timestamp(now())
+    assert claim.lease is not None
+    claim.lease.lease.ensure()  # still this recovery's claim: no other took it over
     try:
         put_exclusive(store, under(prefix) + SUCCESS, _manifest.encode(manifest), token)
     except Taken:
@@ -205,7 +216,16 @@ def _roll_back(claim: _Claim) -> str:
         removed += delete_if_ours(store, d + e.name, token)
     if claim.staging is not None:
         delete_prefix(store, claim.staging, concurrency=claim.concurrency)
-    delete_if_ours(store, d + CLAIM, token)
+    assert claim.lease is not None
+    claim.lease.release()
+    try:
+        store.delete(d + CLAIM, if_match=claim.lease.etag)
+    except PreconditionFailed:
+        raise CommitError(
+            f"rolled {claim.url} back, but its claim was taken over by someone else meanwhile "
+            "and is left in place; run `targets status` to see it",
+            claim.url,
+        ) from None
     return (
         f"rolled {claim.url} back: removed {removed} published file(s) of writer {token} and "
         "its claim; the output can be written again"

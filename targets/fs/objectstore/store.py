@@ -119,10 +119,12 @@ class ObjectInfo:
     when it did not say. ``seen_at - last_modified`` is an age in the store's time alone."""
 
     def age(self) -> float | None:
-        """Seconds since the object was written, in the store's time (None: not known)."""
+        """Seconds since the object was written, in the store's time (None: not known).
+        A ``Date`` header counts whole seconds, so this may fall short by up to one second
+        (never over: a lease is never judged older than it is); it is never negative."""
         if self.seen_at is None or self.last_modified is None:
             return None
-        return (self.seen_at - self.last_modified).total_seconds()
+        return max(0.0, (self.seen_at - self.last_modified).total_seconds())
 
 
 @dataclasses.dataclass(frozen=True)

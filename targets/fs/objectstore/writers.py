@@ -27,6 +27,7 @@ from targets.errors import (
     StoreUnavailable,
     TargetExistsError,
 )
+from targets.fs._lease import LeaseLost
 from targets.fs._names import CLAIM, check_relative_name, new_token
 from targets.fs.base import DirectoryWriter, FileWriter, IfExists, Staging, WriterState
 from targets.fs.objectstore.claim import PROTOCOL, STALE_CLAIM_AFTER, Entry
@@ -40,6 +41,7 @@ from targets.fs.objectstore.conditional import (
     put_exclusive,
 )
 from targets.fs.objectstore.delete import abort_entries, delete_prefix
+from targets.fs.objectstore.lease import DocumentLease, lease_lost_error, writer_lease
 from targets.fs.objectstore.outcomes import (
     aborted_unpublished,
     interrupted,
@@ -187,6 +189,7 @@ class ObjectFileWriter(FileWriter):
         *,
         if_exists: IfExists,
         before_commit: Callable[[], None] | None = None,
+        stale_after: float = STALE_CLAIM_AFTER,
     ) -> None:
         super().__init__(path)
         self.token = new_token()
@@ -195,6 +198,10 @@ class ObjectFileWriter(FileWriter):
         self._if_exists = if_exists
         self._before_commit = before_commit
         self._chunks = _Chunker(store, key, self.token, if_absent=if_exists == "error")
+        self._stale_after = stale_after
+        self._lease: DocumentLease | None = None
+        """Held from the first part of a multipart upload on (a pending upload is work
+        that `cleanup` must leave alone while this writer lives)."""
 
     def flush(self) -> None:
         """Nothing to flush: bytes are sent as parts fill up, and published at `commit`.
@@ -206,8 +213,17 @@ class ObjectFileWriter(FileWriter):
         except BaseException:
             self.discard()
             raise
+        if self._chunks.upload_id is not None and self._lease is None:
+            self._lease = writer_lease(self._store, self._key, self.token, self._stale_after)
 
     def _commit(self) -> None:
+        try:
+            self._publish()
+        finally:
+            if self._lease is not None:
+                self._lease.delete()
+
+    def _publish(self) -> None:
         store, key, chunks = self._store, self._key, self._chunks
         url = store.url(key)
         exclusive = self._if_exists == "error"
@@ -215,8 +231,13 @@ class ObjectFileWriter(FileWriter):
             if self._before_commit is not None:
                 self._before_commit()
             chunks.finish_parts()
+            if self._lease is not None:
+                self._lease.lease.ensure()
         except StoreUnavailable as exc:
             raise interrupted(exc, url, nothing_published(url)) from exc
+        except LeaseLost as lost:
+            chunks.abort()
+            raise lease_lost_error(url, lost) from None
         try:
             if chunks.upload_id is None:
                 data = bytes(chunks.buf)
@@ -245,6 +266,8 @@ class ObjectFileWriter(FileWriter):
 
     def _discard(self) -> None:
         self._chunks.abort()
+        if self._lease is not None:
+            self._lease.delete()
 
 
 # -- directory outputs----------------------------------------------------------------------
@@ -324,6 +347,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._open: dict[str, _PartStream] = {}
         self._held = 0
         self._spool = _Spool()
+        self._lease = writer_lease(store, prefix, self.token, stale_after)
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -408,20 +432,24 @@ class ObjectDirectoryWriter(DirectoryWriter):
             return self._commit_entries()
         finally:
             self._spool.close()
+            self._lease.delete()
 
     def _commit_entries(self) -> dict[str, Any]:
+        url = self._store.url(self._prefix)
         try:
             for stream in list(self._open.values()):
                 stream.close()
             if self._before_commit is not None:
                 self._before_commit()
+            self._lease.lease.ensure()  # not fenced by a cleanup of this writer's staging
             staged = self._staged_entries()
         except StoreUnavailable as exc:
-            url = self._store.url(self._prefix)
             raise interrupted(exc, url, nothing_published(url)) from exc
+        except LeaseLost as lost:
+            abort_entries(self._store, self._prefix, list(self._entries.values()))
+            raise lease_lost_error(url, lost) from None
         clash = sorted(set(self._entries) & {e.name for e in staged})
         if clash:
-            url = self._store.url(self._prefix)
             raise InvalidTarget(
                 f"{clash[0]} of output {url} was written both with open() and under the "
                 "staging path; write each file once",
@@ -448,6 +476,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         if self._staging_used:
             with contextlib.suppress(Exception):
                 delete_prefix(self._store, self._staging, concurrency=self._concurrency)
+        self._lease.delete()
 
 
 class ObjectStaging(Staging):
@@ -481,16 +510,24 @@ class ObjectStaging(Staging):
         self._staging = staging_key(prefix, self.token)
         self.path = store.url(self._staging)
         """The URL where the tool writes (``targets.fs.filesystem(path).fsspec`` opens it)."""
+        self._lease = writer_lease(store, prefix, self.token, stale_after)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r} {self.state.value}>"
 
     def _commit(self) -> dict[str, Any] | None:
+        try:
+            return self._commit_staged()
+        finally:
+            self._lease.delete()
+
+    def _commit_staged(self) -> dict[str, Any] | None:
         store, url = self._store, self._store.url(self._key)
         staged: ObjectInfo | None = None
         try:
             if self._before_commit is not None:
                 self._before_commit()
+            self._lease.lease.ensure()  # not fenced by a cleanup of this staging
             if self._directory:
                 entries = entries_from_staging(store, self._staging, url)
                 if not entries and store.head(self._staging) is not None:
@@ -512,6 +549,8 @@ class ObjectStaging(Staging):
                 )
         except StoreUnavailable as exc:
             raise interrupted(exc, url, nothing_published(url)) from exc
+        except LeaseLost as lost:
+            raise lease_lost_error(url, lost) from None
         if self._directory:
             return commit_directory(
                 store,
@@ -538,3 +577,4 @@ class ObjectStaging(Staging):
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
             delete_prefix(self._store, self._staging, concurrency=self._concurrency)
+        self._lease.delete()
