@@ -115,21 +115,39 @@ def _os_error(exc: Exception, f: _Failed) -> TargetError:
     return f.failure(f"cannot {f.action} {f.url}: {type(exc).__name__}: {exc}", f.url)
 
 
-def _client_failure(exc: Exception, f: _Failed) -> TargetError | None:
-    if type(exc).__module__.split(".", 1)[0] not in {
-        "google",
-        "gcsfs",
-        "requests",
-        "aiohttp",
-        "fsspec",
-    }:
-        return None  # not the client's: not ours to translate
-    # google-auth errors can quote credential files: say only what kind of error.
-    return f.failure(
-        f"cannot {f.action} {f.url}: the GCS client failed ({type(exc).__name__}); "
-        "check the credentials (token=...) and the endpoint",
-        f.url,
+_CLIENT_PACKAGES = frozenset({"google", "gcsfs", "requests", "aiohttp", "fsspec"})
+
+
+def _package(module: object) -> str:
+    return str(module or "").split(".", 1)[0]
+
+
+def _raised_in_client(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the client's own code: a builtin exception such as
+    fsspec's ``RuntimeError("Loop is not running")`` (a gcsfs instance used after a fork or
+    at interpreter exit) or aiohttp's ``RuntimeError("Session is closed")``."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return last is not None and _package(last.tb_frame.f_globals.get("__name__")) in (
+        _CLIENT_PACKAGES
     )
+
+
+def _client_failure(exc: Exception, f: _Failed) -> TargetError | None:
+    if _package(type(exc).__module__) in _CLIENT_PACKAGES:
+        # google-auth errors can quote credential files: say only what kind of error.
+        return f.failure(
+            f"cannot {f.action} {f.url}: the GCS client failed ({type(exc).__name__}); "
+            "check the credentials (token=...) and the endpoint",
+            f.url,
+        )
+    if _raised_in_client(exc):
+        return f.failure(
+            f"cannot {f.action} {f.url}: the GCS client failed ({type(exc).__name__}: {exc})",
+            f.url,
+        )
+    return None  # not the client's: not ours to translate
 
 
 _TRANSLATIONS: tuple[
