@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import errno
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -167,7 +168,10 @@ and the NameNode's exceptions as hdfs-native raises them."""
 # -- the worlds ------------------------------------------------------------------------------
 
 
-WORLDS: dict[str, tuple[Callable[[Policy, Any], World], tuple[Fault, ...]]] = {
+WorldMaker = Callable[[Policy, Any], World]
+"""Makes a fresh world bound to a policy (and a temporary directory)."""
+
+WORLDS: dict[str, tuple[WorldMaker, tuple[Fault, ...]]] = {
     "posix": (lambda policy, tmp: PosixWorld(policy), POSIX_FAULTS),
     "local": (lambda policy, tmp: LocalDiskWorld(policy, base=str(tmp)), POSIX_FAULTS),
     "hdfs": (lambda policy, tmp: HDFSWorld(policy), HDFS_FAULTS),
@@ -509,8 +513,7 @@ def _switch(world: World) -> Switch:
 
 
 @contextlib.contextmanager
-def opened(backend: str, tmp: Any) -> Iterator[tuple[World, Switch]]:
-    make, _ = WORLDS[backend]
+def opened(make: WorldMaker, tmp: Any) -> Iterator[tuple[World, Switch]]:
     switch = Switch()
     world = make(switch, tmp)
     try:
@@ -520,11 +523,11 @@ def opened(backend: str, tmp: Any) -> Iterator[tuple[World, Switch]]:
 
 
 def run(
-    backend: str, case: Case, tmp: Any, injector: Injector
+    make: WorldMaker, case: Case, tmp: Any, injector: Injector
 ) -> tuple[BaseException | None, list[str]]:
     """Run ``case`` on a fresh world with ``injector`` on its seam; the exception that
     reached the caller (None: none) and what is wrong with the world afterwards."""
-    with opened(backend, tmp) as (world, switch):
+    with opened(make, tmp) as (world, switch):
         case.setup(world)
         switch.inner = injector
         try:
@@ -550,13 +553,15 @@ def escape(exc: BaseException) -> str:
 
 
 def sweep(
-    backend: str, case: Case, fault: str, tmp: Any
+    backend: str, case: Case, fault: str, tmp: Any, make: WorldMaker | None = None
 ) -> tuple[int, collections.Counter[str], list[str]]:
     """Run ``case`` once per call of its clean run with ``fault`` injected there (before
-    and after the call takes effect; `RETRY` for ``"retry"``)."""
+    and after the call takes effect; `RETRY` for ``"retry"``), on the worlds ``make``
+    makes (default: ``backend``'s of `WORLDS`)."""
+    make = make or WORLDS[backend][0]
     faults = {f.name: f for f in WORLDS[backend][1]}
     dry = Injector()
-    exc, wrong = run(backend, case, tmp, dry)
+    exc, wrong = run(make, case, tmp, dry)
     assert exc is None and not wrong, f"the clean run failed: {exc!r} {wrong}"
     tally: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
@@ -569,7 +574,7 @@ def sweep(
         else:
             continue
         for inj in plans:
-            exc, wrong = run(backend, case, tmp, inj)
+            exc, wrong = run(make, case, tmp, inj)
             what = f"{backend} {case.name}: {fault} {inj.plan[call.number]} {call}"
             tally["runs"] += 1
             if exc is None:
@@ -659,5 +664,65 @@ def test_every_fault_at_every_call_reaches_the_caller_as_a_target_error(
 ) -> None:
     operations, tally, problems = sweep(backend, case, fault, tmp_path)
     print(f"\n{backend} {case.name} {fault}: {operations} calls, {dict(tally)}")
+    assert operations >= 1
+    assert not problems, "\n".join(problems[:20])
+
+
+# -- a sample on the test servers ------------------------------------------------------------
+
+
+def server_world(backend: str, request: pytest.FixtureRequest) -> WorldMaker:
+    """Worlds on the session's moto server (``s3``) or fake-gcs-server (``gcs``): the real
+    adapters, and their translation of the servers' answers, under the protocols."""
+    if backend == "s3":
+        from targets.fs.s3 import S3FS
+
+        s3 = request.getfixturevalue("s3_server")
+        store = S3FS(**s3["options"]).store(s3["bucket"])
+    else:
+        from gcsfs.core import GCSFileSystem
+
+        from targets.fs.gcs import GCSStore
+        from tests.fixtures.gcs import BUCKET
+
+        options = request.getfixturevalue("gcs_server").options()
+        gcs = GCSFileSystem(**options, use_listings_cache=False, skip_instance_cache=True)
+        store = GCSStore(gcs, BUCKET, part_size=256 << 10)
+
+    def make(policy: Policy, tmp: Any) -> World:
+        root = f"t-{uuid.uuid4().hex[:12]}"
+        return ObjectStoreWorld(policy, flavor=backend, store=store, root=root)
+
+    return make
+
+
+SAMPLE = [
+    (FileWrite("file", SMALL), "unavailable"),
+    (FileWrite("file", SMALL), "precondition"),
+    (DirOpen(), "unavailable"),
+    (DirOpen(), "conflict"),
+    (Recover(), "precondition"),
+]
+"""A few cases and faults (requests to a server cost milliseconds each)."""
+
+
+@pytest.mark.parametrize(
+    ("case", "fault"),
+    [pytest.param(c, f, id=f"{c.name}-{f}") for c, f in SAMPLE],
+)
+@pytest.mark.parametrize("backend", ["s3", "gcs"])
+def test_a_sample_on_the_test_servers_reaches_the_caller_as_a_target_error(
+    backend: str,
+    case: Case,
+    fault: str,
+    tmp_path: Any,
+    sequential: None,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The same sweep, on moto and fake-gcs-server: the faults the protocols are written to
+    meet, at every call of three cases."""
+    make = server_world(backend, request)
+    operations, tally, problems = sweep(backend, case, fault, tmp_path, make)
+    print(f"\n{backend} server {case.name} {fault}: {operations} calls, {dict(tally)}")
     assert operations >= 1
     assert not problems, "\n".join(problems[:20])
