@@ -17,7 +17,7 @@ from targets import _luigi
 from targets import fs as _fs
 from targets._files import AtomicBinaryFile, AtomicTextFile, FormattedFile
 from targets._inspect import _data_files
-from targets.errors import InvalidTarget, TargetNotFound
+from targets.errors import InvalidTarget, OutputChanged, TargetNotFound
 from targets.fs import _manifest
 from targets.fs._names import SUCCESS
 from targets.fs.base import (
@@ -391,6 +391,10 @@ class _TreeTarget(_Target):
     def open(self, name: str, mode: str = "rb") -> IO[Any]:
         """Read the file ``name`` (relative, ``/``-separated) of the output: ``"rb"`` (the
         default) for bytes, ``"r"`` for UTF-8 text; files are written through the writer."""
+        raw = self._open_raw(self._checked_name(name, mode))
+        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")
+
+    def _checked_name(self, name: str, mode: str) -> str:
         from targets.fs._names import check_relative_name
 
         check_relative_name(name, self.url)
@@ -400,8 +404,10 @@ class _TreeTarget(_Target):
                 "through writer()",
                 self.url,
             )
-        raw = self.fs.open_input(self.fs.join(self.path, *name.split("/")))
-        return raw if _READ_MODES[mode] else io.TextIOWrapper(raw, encoding="utf-8")
+        return name
+
+    def _open_raw(self, name: str) -> IO[bytes]:
+        return self.fs.open_input(self.fs.join(self.path, *name.split("/")))
 
 
 class DirectoryTarget(_TreeTarget):
@@ -453,6 +459,13 @@ class DirectoryTarget(_TreeTarget):
         self.if_exists = if_exists
         self.guarantee = guarantee
         self.durable = durable
+        self._version: tuple[bytes, dict[str, Any]] | None = None
+        """The committed version this target reads: its ``_SUCCESS`` as read, decoded."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_version"] = None  # a copy reads the version current when it first reads
+        return state
 
     @property
     def success_path(self) -> str:
@@ -483,15 +496,62 @@ class DirectoryTarget(_TreeTarget):
             yield staging.path
 
     def manifest(self) -> dict[str, Any]:
-        """The parsed ``_SUCCESS``; ``{}`` for an empty (Hadoop/Spark) marker."""
+        """The parsed ``_SUCCESS``; ``{}`` for an empty (Hadoop/Spark) marker.
+
+        Reading it fixes the version that `open` reads (G4): after ``files()`` (or
+        ``manifest()``), ``open(name)`` hands out that committed version of each file or
+        raises `OutputChanged` (the output was replaced meanwhile); it never mixes two
+        versions. Calling ``files()`` again moves on to the current version."""
+        data = self._read_success()
+        manifest = _manifest.decode(data, self.fs.url(self.success_path)) or {}
+        self._version = (data, manifest)
+        return manifest
+
+    def _read_success(self) -> bytes:
         try:
             with self.fs.open_input(self.success_path) as f:
-                data = f.read()
+                return f.read()
         except TargetNotFound:
             raise TargetNotFound(
                 f"{self.url} is not committed: it has no {SUCCESS}", self.url
             ) from None
-        return _manifest.decode(data, self.fs.url(self.success_path)) or {}
+
+    def _open_raw(self, name: str) -> IO[bytes]:
+        """``name`` in the version read last (the current one if none was): a conditional
+        read where the store has versions, else a check of ``_SUCCESS`` once it is open."""
+        if self._version is None:
+            self.manifest()
+        assert self._version is not None
+        data, manifest = self._version
+        path = self.fs.join(self.path, *name.split("/"))
+        listed: list[dict[str, Any]] = manifest.get("files", [])
+        entry: dict[str, Any] = next((f for f in listed if f.get("name") == name), {})
+        try:
+            raw = self.fs.open_version(path, entry)
+        except OutputChanged:
+            raise
+        except TargetNotFound:
+            self._check_version(data, None)
+            raise
+        if not (self.fs.versioned_reads and entry.get("etag")):
+            self._check_version(data, raw)
+        return raw
+
+    def _check_version(self, data: bytes, opened: IO[bytes] | None) -> None:
+        """`OutputChanged` (closing ``opened``) unless ``_SUCCESS`` still reads ``data``."""
+        try:
+            now = self._read_success()
+        except TargetNotFound:
+            now = None
+        if now != data:
+            if opened is not None:
+                opened.close()
+            raise OutputChanged(
+                f"{self.url} was replaced or removed since its manifest was read; nothing of "
+                "the new version was handed out. Call files() again to read the current "
+                "version",
+                self.url,
+            )
 
     def files(self) -> list[str]:
         """The output's data files (relative names, ``_SUCCESS`` excluded), from the manifest;

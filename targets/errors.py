@@ -15,6 +15,7 @@ working in code written against plain files::
     ├── NotADirectory (NotADirectoryError)        a file sits where a directory is needed
     ├── IsADirectory (IsADirectoryError)          a directory sits where a file is needed
     ├── TargetNotFound (FileNotFoundError)        reading an output that does not exist
+    │   └── OutputChanged                         the output was replaced while being read
     ├── StoreUnavailable (ConnectionError)        the store cannot be reached, or stopped answering
     ├── BackendNotInstalled (ImportError)         the URL's backend needs an extra package
     └── InvalidTarget (ValueError)                a malformed URL, path, mode or option
@@ -32,6 +33,7 @@ __all__ = [
     "IsADirectory",
     "MissingParentDirectory",
     "NotADirectory",
+    "OutputChanged",
     "StoreUnavailable",
     "TargetError",
     "TargetExistsError",
@@ -124,6 +126,12 @@ class IsADirectory(TargetError, IsADirectoryError):
 
 class TargetNotFound(TargetError, FileNotFoundError):
     """The output does not exist (reading or removing it)."""
+
+
+class OutputChanged(TargetNotFound):
+    """The output was replaced or removed while it was being read: what was read so far is
+    one committed version, and nothing of another version was handed out. Read the output
+    again (``files()``, then ``open()``) to read its current version."""
 
 
 class InvalidTarget(TargetError, ValueError):

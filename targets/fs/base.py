@@ -27,6 +27,7 @@ import enum
 import io
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -406,6 +407,16 @@ class AtomicFS(abc.ABC):
     @abc.abstractmethod
     def open_input(self, path: str) -> IO[bytes]:
         """A binary stream of the file at ``path``; `TargetNotFound` if there is none."""
+
+    versioned_reads: ClassVar[bool] = False
+    """Whether `open_version` reads only the version a manifest names (object stores, by
+    a conditional read); otherwise the caller checks the manifest after opening (G4)."""
+
+    def open_version(self, path: str, entry: Mapping[str, Any]) -> IO[bytes]:
+        """A binary stream of the file at ``path`` in the version its manifest ``entry``
+        describes (its ``etag``, on stores that have one), or `OutputChanged` if another
+        version is there. A backend without versioned reads opens what is there."""
+        return self.open_input(path)
 
     # -- atomic primitives -------------------------------------------------------------
 

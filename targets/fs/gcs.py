@@ -433,7 +433,11 @@ class GCSStore(objectstore.ObjectStore):
     async def _get(self, key: str, if_match: str | None = None) -> bytes:
         url = f"{self.endpoint}/download/storage/v1/{self._object_url(key)}"
         try:
-            _, data = await self.gcs._call("GET", url, alt="media", ifGenerationMatch=if_match)
+            # ``generation`` selects the version (fake-gcs-server ignores ifGenerationMatch
+            # on downloads); without object versioning, another one is a 404.
+            _, data = await self.gcs._call(
+                "GET", url, alt="media", generation=if_match, ifGenerationMatch=if_match
+            )
         except FileExistsError:  # gcsfs's reading of a 412
             raise objectstore.PreconditionFailed(
                 key, f"the object is not generation {if_match} (412)"

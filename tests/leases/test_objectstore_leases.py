@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-import targets
 from targets.errors import CommitError, TargetError, TargetExistsError
 from targets.fs import CLAIM, SUCCESS, resolve
 from targets.fs._lease import Lease
@@ -88,7 +87,7 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
     def run() -> None:
         try:
             out["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:
             out["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
@@ -253,7 +252,7 @@ def test_an_overwrite_deletes_only_what_the_old_manifest_lists(root):
     write_dir(fs, path, {"old": b"o"})
     store, key = fs.locate(path)
     store.put(key + "/foreign.txt", b"keep", metadata={}, if_absent=True)
-    with pytest.raises(TargetExistsError, match="foreign.txt"):
+    with pytest.raises(TargetExistsError, match=r"foreign\.txt"):
         write_dir(fs, path, {"new": b"n"}, if_exists="overwrite")
     assert store.get(key + "/foreign.txt") == b"keep"
     assert "old" not in keys(fs, path)
@@ -310,7 +309,7 @@ def test_cleanup_during_a_commit_of_staged_files_is_a_commit_error(root, monkeyp
     w = fs.directory_writer(path)
     with w.filesystem.open(f"{w.path}/a.csv", "wb") as f:
         f.write(b"a")
-    store, key = fs.locate(path)
+    store, _key = fs.locate(path)
     staged = [o.key for o in store.list(w.path.split("/", 3)[3])]
     original = type(store).copy
 

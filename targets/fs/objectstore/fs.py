@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import timedelta
 from typing import IO, Any, ClassVar
 
@@ -50,6 +50,7 @@ from targets.errors import (
     CommitError,
     InvalidTarget,
     IsADirectory,
+    OutputChanged,
     TargetError,
     TargetExistsError,
     TargetNotFound,
@@ -362,6 +363,27 @@ class ObjectStoreFS(AtomicFS):
             delete_output(store, key, inside, concurrency=self.publish_concurrency)
         elif not removed:
             raise TargetNotFound(f"cannot remove {url}: it does not exist", url)
+
+    versioned_reads = True
+
+    def open_version(self, path: str, entry: Mapping[str, Any]) -> IO[bytes]:
+        """One read of the object at ``path``, conditional on the etag (generation) that
+        its manifest ``entry`` names: `OutputChanged` if another version, or none, is
+        there. An entry without an etag (an old manifest) is read as it is."""
+        etag = entry.get("etag")
+        if not isinstance(etag, str) or not etag:
+            return self.open_input(path)
+        store, key = self.locate(path, "reading")
+        try:
+            return store.open_read(key, if_match=etag)
+        except (ObjectNotFound, PreconditionFailed):
+            url = store.url(key)
+            raise OutputChanged(
+                f"cannot read {url}: the output was replaced or removed since its manifest "
+                "was read, and this file is no longer the version it lists; read the output "
+                "again",
+                url,
+            ) from None
 
     def open_input(self, path: str) -> IO[bytes]:
         """One read of one version of the object at ``path``."""
