@@ -310,6 +310,31 @@ class DirPath(Case):
         return dir_state(world, "out/", NEW)
 
 
+class TemporaryPath(Case):
+    """``temporary_path()`` of a file (``directory=False``) or a directory output, written
+    by path through the backend's fsspec filesystem, as a tool would."""
+
+    def __init__(self, name: str, directory: bool) -> None:
+        self.name, self.directory = name, directory
+
+    def act(self, world: World) -> None:
+        t = world.target("out/" if self.directory else "out.bin")
+        fs = t.fs.fsspec
+        with t.temporary_path() as path:
+            files = NEW if self.directory else {"": BIG}
+            for rel, data in files.items():
+                full = f"{path.rstrip('/')}/{rel}" if rel else path
+                if rel:
+                    fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+                with fs.open(full, "wb") as f:
+                    f.write(data)
+
+    def check(self, world: World) -> list[str]:
+        if self.directory:
+            return dir_state(world, "out/", NEW)
+        return file_state(world, "out.bin", BIG)
+
+
 class Overwrite(Case):
     name = "overwrite"
 
@@ -475,6 +500,8 @@ CASES: list[Case] = [
     FileWrite("big-file", BIG),
     DirOpen(),
     DirPath(),
+    TemporaryPath("file-temporary-path", directory=False),
+    TemporaryPath("dir-temporary-path", directory=True),
     Overwrite(),
     Copy(),
     Move(),
@@ -615,7 +642,7 @@ _NOT_FOUND_ON_PUT = (
 )
 KNOWN: dict[tuple[str, str, str], str] = {
     **{(w, c, "enoent"): _VANISHED for w in ("posix", "local") for c in ("dir-open",)},
-    **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "overwrite")},
+    **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path", "overwrite")},
     **{(w, "file", "not-found"): _NOT_FOUND_ON_PUT for w in ("s3", "gcs")},
     **{
         (w, c, "not-found"): _NOT_FOUND_ON_PUT + " (the put of _SUCCESS by recover)"
@@ -644,7 +671,7 @@ def _sweeps() -> Iterator[Any]:
             # The simulated buckets have no fsspec filesystem for tools writing by path; the
             # command line reaches a store by URL alone, which only the buckets' schemes
             # route to an intercepted seam.
-            if case.name == "dir-path" and backend in ("s3", "gcs"):
+            if "path" in case.name and backend in ("s3", "gcs"):
                 continue
             if case.name == "cli" and backend not in ("s3", "gcs"):
                 continue
