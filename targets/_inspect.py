@@ -356,8 +356,13 @@ def _read_claim(afs: AtomicFS, claim: str) -> dict[str, Any]:
         "claimed_at": doc.get("claimed_at"),
         "files": len(files) if isinstance(files, list) else None,
     }
+    for key in ("holder", "lease_period", "renewals", "renewed_at", "taken_over"):
+        if doc.get(key) is not None:
+            out[key] = doc[key]
     claimed = _parse_time(doc.get("claimed_at"))
     if claimed is not None:
+        # For people: the writer's clock against this one. Whether a claim is live is
+        # judged by the store's clock alone (recover and cleanup do that).
         out["age_seconds"] = round((_now() - claimed).total_seconds(), 1)
     return out
 

@@ -497,17 +497,18 @@ def _owners(url: str, temporaries: list[str], options: dict[str, Any]) -> Iterat
 @click.option(
     "--force",
     is_flag=True,
-    help="Act on a claim that is not stale yet. Only when its writer is known to be dead: "
-    "a live writer's commit is then broken.",
+    help="Act on a claim whose lease is live. Only when its writer is known to be dead: a "
+    "live writer is then fenced (it publishes nothing more and its commit fails).",
 )
 @_common
 def recover(url: str, as_json: bool, options: dict[str, Any], how: str, force: bool) -> int:
     """Finish or undo an interrupted commit at URL.
 
     On object stores a claim without _SUCCESS is rolled forward (its files published,
-    _SUCCESS written) or back (only the claim's own objects deleted); a claim that is not
-    stale yet is refused unless --force. Where a backend recovers one way only, another
-    --how is refused (exit 3).
+    _SUCCESS written) or back (only the claim's own objects deleted). A claim whose writer
+    is alive (it renewed its lease within stale_claim_after seconds, by the store's clock)
+    is refused, saying whose it is, and nothing changes unless --force (exit 3). Where a
+    backend recovers one way only, another --how is refused (exit 3).
     """
     afs, path = _fs.resolve(url, **options)
     with _Progress("recovering", enabled=_show_progress(as_json)) as progress:
