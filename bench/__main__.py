@@ -15,7 +15,8 @@ taken against), naive fsspec (``open`` on the final path; a temporary and ``mv``
 transactions, Luigi 3.x targets (``open("w")``, ``temporary_path()``), and obstore
 (``put(mode="create")``, ``put`` then ``rename(overwrite=False)``). Every path writes the
 same bytes. What is measured, and how, is in `bench._run`; the cost model that projects the
-request counts onto real S3 and GCS is in `bench._model`.
+request counts onto real S3 and GCS is in `bench._model`. Azure Blob Storage has rows of its
+own on Azurite: ``python -m bench.azure`` (`bench.azure`).
 """
 
 from __future__ import annotations
