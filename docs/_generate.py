@@ -12,7 +12,7 @@ import re
 from targets import fs
 
 DOCS = pathlib.Path(__file__).parent
-DOCUMENTED_PROTOCOLS = ("file", "s3", "gs", "hdfs", "webhdfs")
+DOCUMENTED_PROTOCOLS = ("file", "s3", "gs", "az", "hdfs", "webhdfs")
 """The backends in the guarantees table: every backend that has landed."""
 
 START, END = "<!-- capabilities:start -->", "<!-- capabilities:end -->"
