@@ -30,6 +30,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as _dt
+import functools
 import io
 import json
 import os
@@ -556,6 +557,7 @@ _ENVIRONMENT = {
 """The variables adlfs reads for options that are not given."""
 
 
+@functools.cache
 def valid_options() -> frozenset[str]:
     """Every storage option Azure takes: adlfs's (its constructor's, fsspec's async loop,
     listings cache and instance cache) and this backend's own."""
