@@ -116,6 +116,7 @@ _CODE_ERRORS: tuple[tuple[Collection[str], type[TargetError], str], ...] = (
 
 _MAY_RAISE: dict[str, frozenset[type[objectstore.StoreCondition]]] = {
     "write": frozenset({objectstore.PreconditionFailed, objectstore.ConditionalConflict}),
+    _REPLACE: frozenset({objectstore.PreconditionFailed, objectstore.ConditionalConflict}),
     "start an upload to": frozenset({objectstore.PreconditionFailed}),
     "upload a part of": frozenset({objectstore.NoSuchUpload, objectstore.PreconditionFailed}),
     "publish": frozenset(

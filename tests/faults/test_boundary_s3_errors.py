@@ -26,6 +26,7 @@ from targets.fs.objectstore.store import (
 
 ACTIONS: dict[str, set[type[StoreCondition]]] = {
     "write": {PreconditionFailed, ConditionalConflict},  # put
+    "replace": {PreconditionFailed, ConditionalConflict},  # put with if_match
     "start an upload to": {PreconditionFailed},  # create_upload
     "upload a part of": {NoSuchUpload, PreconditionFailed},  # upload_part
     "publish": {PreconditionFailed, ConditionalConflict, NoSuchUpload},  # complete_upload
