@@ -19,14 +19,15 @@ Azurite that later runs would trust.
 from __future__ import annotations
 
 import argparse
-import collections.abc
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any
+from collections.abc import Callable
+
+from targets.testing.proxy import Exchange, Request, SizeOf
 
 __all__ = [
     "VERSION",
@@ -135,7 +136,7 @@ def blob_command(host: str, port: int) -> list[str]:
 # -- requests on the wire, for targets.testing.proxy.Proxy ----------------------------------
 
 
-def azure_kind(ex: Any, size_of: Any) -> tuple[str, int]:
+def azure_kind(ex: Exchange, size_of: SizeOf) -> tuple[str, int]:
     """Blob service operations by method, query and headers (a `targets.testing.proxy`
     classifier; path-style ``/<account>/<container>/<blob>``). A trailing ``!`` marks a
     conditional create (``If-None-Match: *``), a trailing ``?`` a conditional replace or
@@ -171,13 +172,12 @@ def _container_kind(method: str, comp: str) -> str:
     return "GetContainerProperties" if method in ("GET", "HEAD") else method
 
 
-def azure_request(kind: str, path_contains: str = "") -> collections.abc.Callable[[Any], bool]:
+def azure_request(kind: str, path_contains: str = "") -> Callable[[Request], bool]:
     """A `targets.testing.proxy.Proxy` rule matcher: requests of ``kind`` (as `azure_kind`
     names them, ``"PutBlob!"`` for a conditional create) whose path contains
     ``path_contains``."""
-    from targets.testing.proxy import Exchange
 
-    def match(request: Any) -> bool:
+    def match(request: Request) -> bool:
         ex = Exchange(request.method, request.target, request.headers, 0, {}, b"")
         return azure_kind(ex, lambda path: 0)[0] == kind and path_contains in request.path
 
