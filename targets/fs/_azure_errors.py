@@ -46,6 +46,26 @@ _CONDITIONS: dict[str, tuple[type[objectstore.StoreCondition], str]] = {
 """Azure error codes that are outcomes the protocols act on (any 412 is
 ``PreconditionFailed``)."""
 
+_TAKEN = frozenset({objectstore.PreconditionFailed, objectstore.ConditionalConflict})
+_MAY_RAISE: dict[str, frozenset[type[objectstore.StoreCondition]]] = {
+    "write": _TAKEN | {objectstore.ObjectNotFound},
+    "upload a part of": frozenset({objectstore.NoSuchUpload, objectstore.PreconditionFailed}),
+    "publish": _TAKEN | {objectstore.NoSuchUpload},
+    "abort an upload to": frozenset({objectstore.ObjectNotFound}),
+    "list the uploads under": frozenset({objectstore.ObjectNotFound}),
+    "look up": frozenset({objectstore.ObjectNotFound}),
+    "read": frozenset({objectstore.ObjectNotFound, objectstore.PreconditionFailed}),
+    "list": frozenset(),
+    "delete": frozenset({objectstore.PreconditionFailed, objectstore.ObjectNotFound}),
+    "copy to": _TAKEN | {objectstore.ObjectNotFound},
+}
+"""The `StoreCondition`s each action may hand to its caller: those its `ObjectStore` method
+documents, and those `AzureStore` takes in itself (a 404 to a look-up is "no blob", to an
+If-Match put "nothing to replace", to a block list "committed or dropped since"). Any other
+condition Azure answers (a 412 to a listing, a 409 to a read) is not one the protocols act
+on, and becomes a `TargetError`, so that no condition escapes them. An action not listed
+passes every condition."""
+
 _READS = {"read", "look up", "list"}
 """Actions for which a missing container is `TargetNotFound` (for writes it is
 `MissingParentDirectory`: the place to write into is missing)."""
@@ -97,7 +117,13 @@ def _http_error(exc: HttpResponseError, f: Failed) -> Exception:
     condition = _CONDITIONS.get("ConditionNotMet" if status == 412 else code)
     if condition is not None:
         kind_, detail = condition
-        return kind_(f.key, detail)
+        allowed = _MAY_RAISE.get(f.action)
+        if allowed is None or kind_ in allowed:
+            return kind_(f.key, detail)
+        answered = f"Azure Blob Storage answered {code} (HTTP {status})"
+        if kind_ is objectstore.ObjectNotFound:
+            return TargetNotFound(f"cannot {f.action} {f.url}: {answered}", f.url)
+        return TargetError(f"cannot {f.action} {f.url}: {answered}", f.url)
     if code in _CREDENTIAL_CODES or status in (401, 403):
         return TargetError(
             f"cannot {f.action} {f.url}: the store refused the credentials or their access "
