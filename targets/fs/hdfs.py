@@ -63,7 +63,9 @@ from targets.errors import (
 )
 from targets.fs._hdfs_clients import DEFAULT_RPC_TIMEOUT, PyArrowClient, WebHDFSClient
 from targets.fs._hdfs_errors import NameNodeUnreachable, is_transport, rpc_parts, translate_error
-from targets.fs.rename.fs import RenameFS
+from targets.fs._names import new_token, temp_name
+from targets.fs.rename.fs import RenameFS, check_lease_period
+from targets.fs.rename.lease import LEASE_PERIOD, inner_marker, lease_marker
 from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 
 __all__ = [
@@ -408,6 +410,41 @@ class HDFSStore(RenameStore):
     def delete(self, path: str, *, recursive: bool = True) -> None:
         self.timed(self.client.delete, path, recursive)
 
+    def _create_closed(self, path: str, *, overwrite: bool) -> None:
+        options = _write_options(overwrite=overwrite, create_parent=False)
+        writer = self.timed(self.client.create, path, options)
+        self.timed(writer.close)
+
+    def stamp(self, path: str) -> bool:
+        """The NameNode stamps its own time on a change it records: a marker created and
+        removed inside a directory updates the directory's modification time; for a file
+        (whose time HDFS sets only on close), its lease marker is created anew. Never a
+        client-supplied ``setTimes``."""
+        got = self.stat(path)
+        if got is None:
+            return False
+        try:
+            if got.is_dir:
+                marker = inner_marker(path, new_token())
+                self._create_closed(marker, overwrite=False)
+                self.timed(self.client.delete, marker, False)
+            else:
+                self._create_closed(lease_marker(path), overwrite=True)
+        except FileNotFoundError:
+            return False  # gone since the lookup
+        return True
+
+    def now(self, directory: str) -> float:
+        """The NameNode's time: the modification time it stamps on a probe file created
+        (and removed again) in ``directory``."""
+        probe = posixpath.join(directory, temp_name("targets-clock", new_token(), "trash"))
+        self._create_closed(probe, overwrite=False)
+        try:
+            return _entry(self.timed(self.client.get_file_info, probe)).mtime
+        finally:
+            with contextlib.suppress(Exception):
+                self.timed(self.client.delete, probe, False)
+
     # -- renames -----------------------------------------------------------------------------
 
     def _rename2(self, src: str, dst: str, overwrite: bool) -> None:
@@ -468,7 +505,7 @@ class HDFSStore(RenameStore):
 # --------------------------------------------------------------------------------------
 # The filesystems
 
-_OPTIONS = ("client", "config", "config_dir", "rpc_timeout")
+_OPTIONS = ("client", "config", "config_dir", "rpc_timeout", "stale_claim_after")
 
 
 class HDFS(RenameFS):
@@ -481,7 +518,9 @@ class HDFS(RenameFS):
     `targets.testing.hdfs_model.HDFSModel`), ``config`` (Hadoop settings for hdfs-native,
     e.g. ``{"fs.defaultFS": "hdfs://nn:8020"}``), ``config_dir`` (a directory with
     core-site.xml and hdfs-site.xml), ``rpc_timeout`` (seconds per NameNode call; ``None``
-    waits forever).
+    waits forever), ``stale_claim_after`` (seconds, default 60: how long a writer's lease on
+    its staging lasts without a renewal; `cleanup` never removes a temporary the NameNode
+    stamped more recently, and `recover` does not restore such an aside unless forced).
     """
 
     protocol: ClassVar[str] = "hdfs"
@@ -495,6 +534,7 @@ class HDFS(RenameFS):
         scheme: str = "hdfs",
         authority: str = "",
         rpc_timeout: float | None = None,
+        stale_claim_after: float = LEASE_PERIOD,
     ) -> None:
         super().__init__(
             HDFSStore(
@@ -503,7 +543,8 @@ class HDFS(RenameFS):
                 authority=authority,
                 rpc_timeout=rpc_timeout,
                 client_hint=self._client_hint,
-            )
+            ),
+            lease_period=stale_claim_after,
         )
         self.client = client
         self.scheme = scheme
@@ -534,7 +575,15 @@ class HDFS(RenameFS):
             )
         elif "rpc_timeout" not in storage_options:
             timeout = None  # an object passed in (a test model) answers in-process
-        return cls(client, scheme=scheme, authority=authority, rpc_timeout=timeout), path
+        period = check_lease_period(storage_options.get("stale_claim_after", LEASE_PERIOD), url)
+        fs = cls(
+            client,
+            scheme=scheme,
+            authority=authority,
+            rpc_timeout=timeout,
+            stale_claim_after=period,
+        )
+        return fs, path
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.scheme}://{self.authority}, client={self.client!r})"
@@ -583,7 +632,8 @@ class WebHDFS(HDFS):
     Commits use ``op=RENAME&renameoptions=NONE``, which a NameNode runs as ``rename2``.
     HttpFS gateways ignore ``renameoptions``: they are detected and refused for strict
     targets (G6). Storage options: ``user`` (``user.name``), ``rpc_timeout``, ``verify``
-    (TLS verification for swebhdfs), ``client`` (a client object, for tests).
+    (TLS verification for swebhdfs), ``client`` (a client object, for tests),
+    ``stale_claim_after`` (as for `HDFS`).
     """
 
     protocol: ClassVar[str] = "webhdfs"
@@ -595,7 +645,7 @@ class WebHDFS(HDFS):
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[WebHDFS, str]:
         scheme, authority, raw_path = _split_url(url)
-        allowed = ("client", "user", "rpc_timeout", "verify")
+        allowed = ("client", "user", "rpc_timeout", "verify", "stale_claim_after")
         unknown = sorted(set(storage_options) - set(allowed))
         if unknown:
             raise InvalidTarget(
@@ -618,4 +668,8 @@ class WebHDFS(HDFS):
                 verify=storage_options.get("verify", True),
             )
         # requests enforces the timeout itself; no extra deadline thread is needed.
-        return cls(client, scheme=scheme, authority=authority, rpc_timeout=None), path
+        period = check_lease_period(storage_options.get("stale_claim_after", LEASE_PERIOD), url)
+        fs = cls(
+            client, scheme=scheme, authority=authority, rpc_timeout=None, stale_claim_after=period
+        )
+        return fs, path

@@ -22,6 +22,7 @@ import os
 import platform
 import stat
 import sys
+import time
 from typing import IO, Any, ClassVar
 
 from targets.errors import (
@@ -33,7 +34,8 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs.rename.fs import RenameFS
+from targets.fs.rename.fs import RenameFS, check_lease_period
+from targets.fs.rename.lease import LEASE_PERIOD
 from targets.fs.rename.store import Entry, Kind, RenameStore, RenameUnsupported
 
 __all__ = ["LocalFS", "PosixOps", "PosixStore", "renameat2_available"]
@@ -177,6 +179,15 @@ class PosixOps:
 
     def listdir(self, path: str | int) -> list[str]:
         return os.listdir(path)
+
+    def utime(self, path: str, *, dir_fd: int | None = None) -> None:
+        """Set the modification time of ``path`` (never following a symlink there) to the
+        current time, as the kernel stamps it (``utimensat`` with ``UTIME_NOW``)."""
+        os.utime(path, None, dir_fd=dir_fd, follow_symlinks=False)
+
+    def time(self) -> float:
+        """The clock that stamps modification times here, in seconds since the epoch."""
+        return time.time()
 
     def open_reader(self, path: str) -> IO[bytes]:
         return open(path, "rb")  # the caller closes it
@@ -340,11 +351,19 @@ class PosixStore(RenameStore):
         return found
 
     def walk(self, root: str) -> list[Entry]:
+        """A subdirectory that disappears (renamed or removed) while the tree is walked is
+        left out with what was in it, never followed under its new name."""
         found: list[Entry] = []
         pending = [root]
         while pending:
             top = pending.pop()
-            for entry in sorted(self.entries(top), key=lambda e: e.path):
+            try:
+                listed = self.entries(top)
+            except (FileNotFoundError, NotADirectoryError):
+                if top == root:
+                    raise
+                continue
+            for entry in sorted(listed, key=lambda e: e.path):
                 found.append(entry)
                 if entry.is_dir:
                     pending.append(entry.path)
@@ -443,6 +462,16 @@ class PosixStore(RenameStore):
         ):
             self.sync_dir(directory)
 
+    def stamp(self, path: str) -> bool:
+        try:
+            self.ops.utime(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
+    def now(self, directory: str) -> float:
+        return self.ops.time()
+
     def delete(self, path: str, *, recursive: bool = True) -> None:
         got = self.stat(path)
         if got is None:
@@ -494,13 +523,20 @@ class LocalFS(RenameFS):
     """Local POSIX filesystems: atomic rename-no-replace, fsync'd commits (G9).
 
     ``ops`` is the seam to the filesystem (`PosixOps`); tests pass a simulated one.
+    ``stale_claim_after`` (seconds, default 60; also a storage option): how long a writer's
+    lease on its staging lasts without a renewal; `cleanup` never removes a temporary
+    stamped more recently, and `recover` does not restore such an aside unless forced.
     """
 
     protocol: ClassVar[str] = "file"
     store: PosixStore
 
-    def __init__(self, ops: PosixOps | None = None) -> None:
-        super().__init__(PosixStore(ops if ops is not None else _OS))
+    def __init__(
+        self, ops: PosixOps | None = None, *, stale_claim_after: float = LEASE_PERIOD
+    ) -> None:
+        super().__init__(
+            PosixStore(ops if ops is not None else _OS), lease_period=stale_claim_after
+        )
 
     @property
     def ops(self) -> PosixOps:
@@ -509,13 +545,14 @@ class LocalFS(RenameFS):
     @classmethod
     def from_url(cls, url: str, **storage_options: Any) -> tuple[LocalFS, str]:
         ops = storage_options.pop("ops", None)
+        period = check_lease_period(storage_options.pop("stale_claim_after", LEASE_PERIOD), url)
         if storage_options:
             raise InvalidTarget(
                 f"unknown storage options {sorted(storage_options)} for {url}; local paths "
                 "take none",
                 url,
             )
-        return cls(ops), _local_path(url)
+        return cls(ops, stale_claim_after=period), _local_path(url)
 
     def __repr__(self) -> str:
         return "LocalFS()" if type(self.ops) is PosixOps else f"LocalFS(ops={self.ops!r})"

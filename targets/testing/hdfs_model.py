@@ -39,7 +39,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "HDFSModel",
@@ -53,6 +53,8 @@ _PARENT_NOT_DIR = "org.apache.hadoop.fs.ParentNotDirectoryException"
 _NOT_EMPTY = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
 _INVALID_PATH = "org.apache.hadoop.fs.InvalidPathException"
 _IO = "java.io.IOException"
+
+_N = TypeVar("_N", bound="_Node")
 
 _MUTATING = frozenset({"create", "mkdirs", "rename", "rename_old", "delete", "write", "close"})
 
@@ -155,7 +157,7 @@ class _ModelFileWriter(io.RawIOBase):
 
             def finish() -> None:
                 self._node.under_construction = False
-                self._node.mtime = int(time.time() * 1000)
+                self._node.mtime = self._model.now_ms()
 
             self._model._op("close", self._path, finish)
             super().close()
@@ -207,9 +209,18 @@ class HDFSModel:
     each operation as ``(name, path, ...)`` so tests can assert what a backend asked for.
     """
 
-    def __init__(self, owner: str = "targets", group: str = "supergroup") -> None:
+    def __init__(
+        self,
+        owner: str = "targets",
+        group: str = "supergroup",
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        """The NameNode's clock (seconds since the epoch): every modification time it
+        stamps comes from it; tests pass one they can advance."""
         self._lock = threading.RLock()
-        self._root = _Dir()
+        self._root = self._stamped(_Dir())
         self.owner = owner
         self.group = group
         self.calls: list[tuple[Any, ...]] = []
@@ -218,6 +229,14 @@ class HDFSModel:
         self._before: dict[str, list[Callable[[HDFSModel], None]]] = {}
         self._observers: list[Callable[[HDFSModel, str, str], None]] = []
         self._observing = threading.local()
+
+    def now_ms(self) -> int:
+        """The NameNode's time now, in milliseconds (as modification times are)."""
+        return int(self._clock() * 1000)
+
+    def _stamped(self, node: _N) -> _N:
+        node.mtime = self.now_ms()
+        return node
 
     # -- fault injection -----------------------------------------------------------------
 
@@ -403,7 +422,7 @@ class HDFSModel:
                 if not create_parent:
                     raise FileNotFoundError(2, f"Parent directory doesn't exist: {path}", path)
                 parent = self._mkdirs(parts[:-1])
-            f = _File(permission)
+            f = self._stamped(_File(permission))
             parent.children[parts[-1]] = f
             parent.mtime = f.mtime
             return _ModelFileWriter(self, _join(parts), f)
@@ -415,7 +434,7 @@ class HDFSModel:
         for i, name in enumerate(parts):
             child = node.children.get(name)
             if child is None:
-                child = _Dir()
+                child = self._stamped(_Dir())
                 node.children[name] = child
             elif not isinstance(child, _Dir):
                 raise rpc_error(
@@ -508,7 +527,7 @@ class HDFSModel:
         assert isinstance(old_parent, _Dir)
         del old_parent.children[s[-1]]
         new_parent.children[d[-1]] = node
-        now = int(time.time() * 1000)
+        now = self.now_ms()
         old_parent.mtime = new_parent.mtime = now
 
     def rename_old(self, src: str, dst: str) -> bool:
@@ -571,7 +590,7 @@ class HDFSModel:
             parent = self._lookup(parts[:-1])
             assert isinstance(parent, _Dir)
             del parent.children[parts[-1]]
-            parent.mtime = int(time.time() * 1000)
+            parent.mtime = self.now_ms()
             return True
 
         return self._op("delete", path, run, recursive)  # type: ignore[no-any-return]

@@ -101,6 +101,22 @@ class SimulatedPosix(PosixOps):
         self._next_fd = itertools.count(3)
         self.calls: list[tuple[Any, ...]] = []
         """Every call as ``(name, *arguments)``, for tests that count requests."""
+        self._before: dict[str, list[Callable[[SimulatedPosix], None]]] = {}
+
+    def before_next(self, op: str, action: Callable[[SimulatedPosix], None]) -> None:
+        """Run ``action(sim)`` once, just before the next call of ``op`` (a `PosixOps`
+        method name such as ``"rename_flags"`` or ``"unlink"``), outside the lock, so that
+        a test can interleave another party at that point."""
+        with self._lock:
+            self._before.setdefault(op, []).append(action)
+
+    def _hook(self, op: str) -> None:
+        if not self._before:
+            return
+        with self._lock:
+            pending = self._before.pop(op, None)
+        for action in pending or ():
+            action(self)
 
     def __repr__(self) -> str:
         return "SimulatedPosix()" if self._renameat2 else "SimulatedPosix(renameat2=False)"
@@ -170,6 +186,7 @@ class SimulatedPosix(PosixOps):
         return self._renameat2
 
     def open(self, path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        self._hook("open")
         with self._lock:
             self.calls.append(("open", path, flags))
             parent, name = self._walk(path, dir_fd)
@@ -198,6 +215,7 @@ class SimulatedPosix(PosixOps):
             return fd
 
     def close(self, fd: int) -> None:
+        self._hook("close")
         with self._lock:
             self.calls.append(("close", fd))
             if self._fds.pop(fd, None) is None:
@@ -216,6 +234,7 @@ class SimulatedPosix(PosixOps):
             return len(chunk)
 
     def fsync(self, fd: int) -> None:
+        self._hook("fsync")
         with self._lock:
             self.calls.append(("fsync", fd))
             handle = self._fds.get(fd)
@@ -241,16 +260,19 @@ class SimulatedPosix(PosixOps):
         )
 
     def stat(self, path: str) -> os.stat_result:
+        self._hook("stat")
         with self._lock:
             self.calls.append(("stat", path))
             return self._stat(self._lookup(path, None))
 
     def lstat(self, path: str, *, dir_fd: int | None = None) -> os.stat_result:
+        self._hook("lstat")
         with self._lock:
             self.calls.append(("lstat", path))
             return self._stat(self._lookup(path, dir_fd))
 
     def mkdir(self, path: str, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        self._hook("mkdir")
         with self._lock:
             self.calls.append(("mkdir", path))
             parent, name = self._walk(path, dir_fd)
@@ -260,6 +282,7 @@ class SimulatedPosix(PosixOps):
             self._touch(parent)
 
     def rmdir(self, path: str, *, dir_fd: int | None = None) -> None:
+        self._hook("rmdir")
         with self._lock:
             self.calls.append(("rmdir", path))
             parent, name = self._walk(path, dir_fd)
@@ -276,6 +299,7 @@ class SimulatedPosix(PosixOps):
             self._touch(parent)
 
     def unlink(self, path: str, *, dir_fd: int | None = None) -> None:
+        self._hook("unlink")
         with self._lock:
             self.calls.append(("unlink", path))
             parent, name = self._walk(path, dir_fd)
@@ -289,6 +313,7 @@ class SimulatedPosix(PosixOps):
             self._touch(parent)
 
     def link(self, src: str, dst: str, *, src_dir_fd: int | None, dst_dir_fd: int | None) -> None:
+        self._hook("link")
         with self._lock:
             self.calls.append(("link", src, dst))
             node = self._lookup(src, src_dir_fd)
@@ -315,6 +340,7 @@ class SimulatedPosix(PosixOps):
 
     def rename(self, src: str, dst: str, *, src_dir_fd: int | None, dst_dir_fd: int | None) -> None:
         """``rename(2)``: replaces a file, or an empty directory, at ``dst``."""
+        self._hook("rename")
         with self._lock:
             self.calls.append(("rename", src, dst))
             sp, sn, snode = self._locate(src, src_dir_fd)
@@ -340,6 +366,7 @@ class SimulatedPosix(PosixOps):
     def rename_flags(
         self, src: str, dst: str, flags: int, *, src_dir_fd: int | None, dst_dir_fd: int
     ) -> None:
+        self._hook("rename_flags")
         with self._lock:
             self.calls.append(("rename_flags", src, dst, flags))
             if not self._renameat2:
@@ -367,7 +394,18 @@ class SimulatedPosix(PosixOps):
                 sp.entries[sn], dp.entries[dn] = dnode, snode
             self._touch(sp, dp)
 
+    def utime(self, path: str, *, dir_fd: int | None = None) -> None:
+        """Stamp the simulated clock's time now on ``path``."""
+        self._hook("utime")
+        with self._lock:
+            self.calls.append(("utime", path))
+            self._touch(self._lookup(path, dir_fd))
+
+    def time(self) -> float:
+        return self._clock()
+
     def listdir(self, path: str | int) -> list[str]:
+        self._hook("listdir")
         with self._lock:
             self.calls.append(("listdir", path))
             if isinstance(path, int):
@@ -382,6 +420,7 @@ class SimulatedPosix(PosixOps):
             return list(node.entries)
 
     def open_reader(self, path: str) -> IO[bytes]:
+        self._hook("open_reader")
         with self._lock:
             self.calls.append(("open_reader", path))
             node = self._lookup(path, None)

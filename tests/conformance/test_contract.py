@@ -9,6 +9,7 @@ backend that a URL reaches, a registered or installed one included: conftest.py 
 from __future__ import annotations
 
 import gc
+import time
 from datetime import timedelta
 
 import pytest
@@ -328,9 +329,13 @@ def test_cleanup_removes_a_stale_abandoned_writer_and_keeps_outputs(root):
     w = dir_target(root, "table").writer()
     with w.open("part-0.csv", "wb") as f:
         f.write(b"x" * 100)
-    # the writer is abandoned (its process died): nothing of it is visible
+    # the writer is abandoned (its process died): nothing of it is visible. Its object
+    # still lives here, but its lease (renewed from half a period on) is judged with a
+    # period of 10 ms, which has passed: as if its renewals had stopped long ago.
     assert visible(root) == ["keep.csv"]
-    targets.cleanup(root.url, older_than=timedelta(0), **root.options)
+    time.sleep(0.05)
+    options = {**root.options, "stale_claim_after": 0.01}
+    targets.cleanup(root.url, older_than=timedelta(0), **options)
     assert visible(root) == ["keep.csv"]
     assert no_temporaries(root)
     assert file_target(root, "keep.csv").read_text() == "keep"

@@ -144,7 +144,10 @@ def check_after_kill(base: str, options: dict, sizes: list[int]) -> tuple[int, i
         n += 1
     # the output after the last complete one may be half-made: it must not exist
     assert not targets.target(f"{base}/o-{n + 1}", **options).exists()
-    targets.cleanup(base, older_than=timedelta(0), **options)
+    # A killed writer renews nothing: judged with a 10 ms lease that has passed, its
+    # staging is stale (with the default lease, cleanup keeps it for a minute).
+    time.sleep(0.05)
+    targets.cleanup(base, older_than=timedelta(0), **{**options, "stale_claim_after": 0.01})
     leftovers = targets.status(base + "/", older_than=timedelta(0), **options)
     assert leftovers.stale == [] and leftovers.recent == [], leftovers
     return complete, recovered

@@ -693,8 +693,7 @@ KNOWN: dict[tuple[str, str, str], str] = {
             ("cli", "lease.py:310 (targets recover taking a stale claim over)"),
         )
     },
-    **{(w, c, "enoent"): _VANISHED for w in ("posix", "local") for c in ("dir-open",)},
-    **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path", "overwrite")},
+    **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path")},
     **{(w, "file", "not-found"): _NOT_FOUND_ON_PUT for w in ("s3", "gcs")},
     **{
         (w, c, "not-found"): _NOT_FOUND_ON_PUT + " (the put of _SUCCESS by recover)"

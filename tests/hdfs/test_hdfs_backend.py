@@ -115,7 +115,10 @@ def test_recover_puts_back_an_output_left_aside_by_an_interrupted_overwrite(hdfs
         f.write(b"kept")
     hdfs_model.rename("/store/t", "/store/.t.targets-old-" + "0" * 32)  # the writer died here
     assert not d.exists()
-    message = targets.recover(d.url, **hdfs_root.options)
+    # the aside's own time is its commit's, moments ago: within the lease period recover
+    # waits (that overwrite might be running) unless forced
+    assert "force=True" in targets.recover(d.url, **hdfs_root.options)
+    message = targets.recover(d.url, force=True, **hdfs_root.options)
     assert "restored" in message
     assert d.files() == ["p"]
 

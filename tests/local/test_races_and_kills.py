@@ -103,7 +103,9 @@ def test_a_writer_killed_mid_directory_leaves_nothing_and_cleanup_removes_its_me
     assert len(leftovers) == 1 and ".targets-tmp-" in leftovers[0]  # its staging, hidden
     assert len(os.listdir(tmp_path / leftovers[0])) > 20
 
-    report = targets.cleanup(str(out), older_than=timedelta(0))
+    # A dead writer renews nothing: once its lease period (here a millisecond) has passed,
+    # cleanup removes its staging.
+    report = targets.cleanup(str(out), older_than=timedelta(0), stale_claim_after=0.001)
     assert report.removed == [str(tmp_path / leftovers[0])]
     assert os.listdir(tmp_path) == []
     # and the output can now be written normally

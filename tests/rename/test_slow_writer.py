@@ -1,7 +1,7 @@
 """A slow but live writer on the rename protocol, paused mid-commit while maintenance runs.
 
 What is pinned here is G1-G3 under that interleaving (no mix, nothing lost, the loser
-raises); G10 (recover and cleanup refusing live work outright) is not claimed yet.
+raises); G10 (maintenance refusing live work) is in tests/rename/test_staging_lease.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def _files(model: HDFSModel) -> dict[str, bytes]:
 
 def test_recover_while_an_overwrite_is_paused_between_its_two_renames():
     """An HDFS directory overwrite renames the old output aside, then publishes the new one.
-    With the writer paused between the two renames, `recover` puts the old output back; the
+    With the writer paused between the two renames, `recover` refuses (the aside is younger
+    than the lease period: the overwrite may be running; it used to restore it at once) and
+    changes nothing; `recover(force=True)` puts the old output back; the
     writer, resumed, finds its final path taken, removes its staged tree and raises
     `TargetExistsError`. The output is the old one, whole, at every moment after recover;
     nothing of either writer is left beside it."""
@@ -52,7 +54,10 @@ def test_recover_while_an_overwrite_is_paused_between_its_two_renames():
     writer = threading.Thread(target=overwrite)
     writer.start()
     assert paused.wait(10), "the overwrite never reached its publishing rename"
-    said = targets.recover(URL, client=model)
+    refused = targets.recover(URL, client=model)
+    assert refused.startswith("not recovered") and "force=True" in refused
+    assert not targets.target(URL, client=model).fs.exists("/out")
+    said = targets.recover(URL, client=model, force=True)
     assert "restored" in said
     assert _files(model) == {"part-0": b"old"}
     release.set()

@@ -36,6 +36,7 @@ from targets.fs.base import (
     check_if_exists,
 )
 from targets.fs.rename import maintenance
+from targets.fs.rename.lease import LEASE_PERIOD
 from targets.fs.rename.publish import Evidence, publish_noreplace, sibling
 from targets.fs.rename.store import RenameStore, RenameUnsupported
 from targets.fs.rename.writers import (
@@ -45,7 +46,23 @@ from targets.fs.rename.writers import (
     RenameStaging,
 )
 
-__all__ = ["RenameFS"]
+__all__ = ["RenameFS", "check_lease_period"]
+
+
+def check_lease_period(value: Any, url: str = "") -> float:
+    """``value`` as a lease period in seconds (the ``stale_claim_after`` storage option):
+    a positive number, else `InvalidTarget`."""
+    try:
+        period = float(value)
+    except (TypeError, ValueError):
+        period = float("nan")
+    if not period > 0 or period == float("inf"):
+        raise InvalidTarget(
+            f"stale_claim_after={value!r}{' for ' + url if url else ''} must be a positive "
+            "number of seconds (how long a writer's lease lasts without a renewal)",
+            url,
+        )
+    return period
 
 
 class RenameFS(AtomicFS):
@@ -64,8 +81,11 @@ class RenameFS(AtomicFS):
     """What a rename store with every primitive guarantees; `capabilities` says what this
     one's client, kernel and filesystem can do."""
 
-    def __init__(self, store: RenameStore) -> None:
+    def __init__(self, store: RenameStore, *, lease_period: float = LEASE_PERIOD) -> None:
+        """``lease_period``: seconds a writer's lease on its staging lasts without a renewal
+        (the storage option ``stale_claim_after``; `targets.fs.rename.lease`)."""
         self.store = store
+        self.lease_period = check_lease_period(lease_period)
         self._fsspec: Any = None
 
     # -- what the store can do ------------------------------------------------------------
@@ -176,12 +196,22 @@ class RenameFS(AtomicFS):
             return self.store.open_read(p)
 
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
+        """`maintenance.cleanup`: stale temporaries go (renamed to a trash name, then
+        deleted); one whose writer's lease is live stays, whatever ``older_than`` says."""
         return maintenance.cleanup(
-            self.store, self._p(path), older_than=older_than, dry_run=dry_run
+            self.store,
+            self._p(path),
+            older_than=older_than,
+            dry_run=dry_run,
+            period=self.lease_period,
         )
 
     def recover(self, path: str, *, how: RecoverHow = "auto", force: bool = False) -> str:
-        return maintenance.recover(self.store, self._p(path), how=how, force=force)
+        """`maintenance.recover`: an aside younger than the lease period is restored only
+        with ``force`` (its overwrite may still be running)."""
+        return maintenance.recover(
+            self.store, self._p(path), how=how, force=force, period=self.lease_period
+        )
 
     # -- atomic primitives ------------------------------------------------------------------
 

@@ -1,20 +1,25 @@
 """Housekeeping of rename-based outputs: `cleanup` of stale temporaries and `recover` of an
 overwrite interrupted between its two renames. Neither touches committed data or anything
-whose name is not one of this library's temporaries (G8)."""
+whose name is not one of this library's temporaries (G8), nor a live writer's work (G10):
+ages are judged in the store's own clock against the stamps of writers' leases
+(`targets.fs.rename.lease`)."""
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-import time
 from datetime import timedelta
 
-from targets.errors import InvalidTarget
-from targets.fs._names import parse_temp_name, temp_name
+from targets.errors import InvalidTarget, TargetNotFound
+from targets.fs._names import new_token, parse_temp_name, temp_name
 from targets.fs.base import CleanupReport, RecoverHow
+from targets.fs.rename.lease import LEASE_PERIOD, lease_marker
 from targets.fs.rename.publish import Evidence, publish_noreplace
-from targets.fs.rename.store import Entry, RenameStore
+from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 
 __all__ = ["cleanup", "recover"]
+
+_KINDS = ("tmp", "old", "trash", "lease")
 
 
 def _own_temporaries(store: RenameStore, path: str, kinds: tuple[str, ...]) -> list[Entry]:
@@ -46,48 +51,123 @@ def _temporaries_under(store: RenameStore, path: str, found: dict[str, Entry]) -
         found[entry.path] = entry
 
 
-def _newest_mtime(store: RenameStore, entry: Entry) -> float:
-    newest = entry.mtime
-    if entry.is_dir:
-        for inner in store.walk(entry.path):
+def _stamped(store: RenameStore, temp: str, kind: str, *, deep: bool = True) -> float | None:
+    """The newest time the store stamped on the temporary ``temp``, read now: its own
+    modification time, with ``deep`` everything inside it, and its lease marker's (a staged
+    file's renewals on HDFS; an overwrite's stamp on its aside). None if it is gone."""
+    got = store.stat(temp)
+    if got is None:
+        return None
+    newest = got.mtime
+    if deep and got.is_dir:
+        for inner in store.walk(temp):
             newest = max(newest, inner.mtime)
+    if kind in ("tmp", "old"):
+        marker = store.stat(lease_marker(temp))
+        if marker is not None:
+            newest = max(newest, marker.mtime)
     return newest
 
 
-def cleanup(
-    store: RenameStore, path: str, *, older_than: timedelta, dry_run: bool = False
-) -> CleanupReport:
-    """Remove stale temporaries (``.<name>.targets-tmp-<token>`` and
-    ``.<name>.targets-old-<token>``) beside ``path`` and anywhere under it.
+def _to_trash(store: RenameStore, temp: str) -> str | None:
+    """Rename ``temp`` to a fresh ``.<name>.targets-trash-<token>`` and return that name;
+    None if ``temp`` is gone (its writer renamed it into place, or another cleanup took it):
+    then nothing is deleted, so a directory renamed away is never followed."""
+    parent, base = posixpath.split(temp)
+    parsed = parse_temp_name(base)
+    assert parsed is not None
+    trash = posixpath.join(parent, temp_name(parsed[0], new_token(), "trash"))
+    try:
+        try:
+            store.rename_noreplace(temp, trash)
+        except RenameUnsupported:
+            store.rename_plain(temp, trash)  # the trash name is unique: nothing to replace
+    except Exception:
+        if store.stat(trash) is not None:
+            return trash  # the rename took effect; only its answer was lost
+        if store.stat(temp) is None:
+            return None
+        raise
+    return trash
 
-    A temporary counts as stale when nothing in it was modified for ``older_than``; a live
-    writer's temporaries are left alone. Only names of that form are removed.
+
+def cleanup(
+    store: RenameStore,
+    path: str,
+    *,
+    older_than: timedelta,
+    dry_run: bool = False,
+    period: float = LEASE_PERIOD,
+) -> CleanupReport:
+    """Remove stale temporaries (``.<name>.targets-(tmp|old|trash|lease)-<token>``) beside
+    ``path`` and anywhere under it.
+
+    A temporary is stale when the store stamped nothing on it (inside it, or on its lease
+    marker) for ``older_than`` and for the lease ``period``, judged against the store's own
+    time now (`RenameStore.now`), never this machine's clock against the store's: a live
+    writer's staging is kept whatever ``older_than`` says (G10), and so is an old output an
+    overwrite renamed aside and stamped within that period (`recover` may need it). A stale
+    temporary is renamed to a unique trash name first and then deleted; if that rename finds
+    it gone (renamed into place meanwhile) it is skipped. Only names of those forms are
+    removed.
     """
     report = CleanupReport(dry_run=dry_run)
-    cutoff = time.time() - older_than.total_seconds()
     with store.map_errors(path, "list"):
-        found = {e.path: e for e in _own_temporaries(store, path, ("tmp", "old"))}
+        found = {e.path: e for e in _own_temporaries(store, path, _KINDS)}
         _temporaries_under(store, path, found)
+    if not found:
+        return report
+    first = min(found)
+    with store.map_errors(first, "read the store's time beside"):
+        now = store.now(posixpath.dirname(first))
+    keep_for = max(older_than.total_seconds(), period)
     for temp in sorted(found):
-        shown = store.shown(temp)
-        with store.map_errors(temp, "inspect the temporary"):
-            newest = _newest_mtime(store, found[temp])
-        if newest > cutoff:
-            report.kept_recent.append(shown)
-            continue
-        report.removed.append(shown)
-        if not dry_run:
-            with store.map_errors(temp, "remove the temporary"):
-                store.delete(temp)
+        _settle(store, temp, now, keep_for, report)
     return report
 
 
-def recover(store: RenameStore, path: str, *, how: RecoverHow = "auto", force: bool = False) -> str:
+def _settle(
+    store: RenameStore, temp: str, now: float, keep_for: float, report: CleanupReport
+) -> None:
+    """Keep, or (unless a dry run) remove, the temporary ``temp``; say which in ``report``."""
+    shown = store.shown(temp)
+    parsed = parse_temp_name(posixpath.basename(temp))
+    assert parsed is not None
+    kind = parsed[1]
+    try:
+        with store.map_errors(temp, "inspect the temporary"):
+            newest = _stamped(store, temp, kind)
+    except TargetNotFound:
+        return  # gone while it was looked at
+    if newest is None:
+        return
+    if now - newest < keep_for:
+        report.kept_recent.append(shown)
+        return
+    if not report.dry_run:
+        with store.map_errors(temp, "remove the temporary"):
+            doomed = temp if kind == "trash" else _to_trash(store, temp)
+            if doomed is None:
+                return
+            store.delete(doomed)
+    report.removed.append(shown)
+
+
+def recover(
+    store: RenameStore,
+    path: str,
+    *,
+    how: RecoverHow = "auto",
+    force: bool = False,
+    period: float = LEASE_PERIOD,
+) -> str:
     """Put back a directory output that an interrupted overwrite left renamed aside.
 
     Only when nothing is at ``path`` and exactly one ``.<name>.targets-old-<token>`` sibling
-    exists; anything else is reported, not changed. Rename-based commits settle one way only
-    (``how="auto"``); ``force`` changes nothing here, as no claim is ever left behind.
+    exists; anything else is reported, not changed. An aside stamped (by the overwrite that
+    made it) within the lease ``period``, judged in the store's clock, is refused unless
+    ``force``: that overwrite may still be running. Rename-based commits settle one way only
+    (``how="auto"``).
     """
     shown = store.shown(path)
     if how != "auto":
@@ -101,7 +181,12 @@ def recover(store: RenameStore, path: str, *, how: RecoverHow = "auto", force: b
             return f"nothing to recover at {shown}: it exists"
         olds = [e for e in _own_temporaries(store, path, ("old",))]
     if len(olds) == 1:
+        refused = None if force else _too_young(store, olds[0], shown, period)
+        if refused is not None:
+            return refused
         publish_noreplace(store, olds[0].path, path, Evidence(olds[0]), guarantee="best-effort")
+        with contextlib.suppress(Exception):
+            store.delete(lease_marker(olds[0].path), recursive=False)
         return (
             f"restored {shown} from {store.shown(olds[0].path)}, the old output an "
             "interrupted overwrite had renamed aside"
@@ -115,4 +200,19 @@ def recover(store: RenameStore, path: str, *, how: RecoverHow = "auto", force: b
     return (
         f"nothing to recover at {shown}: commits here are one rename, so an interrupted "
         "commit leaves only temporaries; `targets cleanup` removes them"
+    )
+
+
+def _too_young(store: RenameStore, old: Entry, shown: str, period: float) -> str | None:
+    """Why the aside ``old`` may not be restored yet (its overwrite may be running), or None."""
+    with store.map_errors(old.path, "recover from"):
+        now = store.now(posixpath.dirname(old.path))
+        stamped = _stamped(store, old.path, "old", deep=False)
+    if stamped is None or now - stamped >= period:
+        return None
+    return (
+        f"not recovered: {store.shown(old.path)} was renamed aside {max(now - stamped, 0):.0f} "
+        f"s ago by an overwrite of {shown} that may still be running (its lease lasts "
+        f"{period:g} s); run recover again later, or pass force=True if that writer is "
+        "known to be dead"
     )

@@ -35,6 +35,7 @@ from targets.errors import (
 )
 from targets.fs._names import SUCCESS, temp_name
 from targets.fs.base import Guarantee, IfExists
+from targets.fs.rename.lease import lease_marker
 from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 
 __all__ = [
@@ -251,11 +252,32 @@ def _replace_directory(store: RenameStore, tmp: str, final: str, evidence: Evide
     token = evidence.token or posixpath.basename(tmp)[-32:]
     if store.has_exchange:
         old = _exchange(store, tmp, final, token)
+        stamped = False
     else:
         old = _rename_aside(store, tmp, final, token, evidence)
+        stamped = old is not None
     if old is not None:
         with contextlib.suppress(Exception):
             store.delete(old)
+    if stamped:
+        _unstamp(store, sibling(final, token, "old"))
+
+
+def _stamp_aside(store: RenameStore, final: str, old: str) -> None:
+    """Before the old output at ``final`` is renamed aside to ``old``: create the aside's
+    lease marker, whose time the store stamps. A rename keeps the old output's times, so
+    this stamp is what tells `cleanup` and `recover` that the overwrite is recent (it may
+    still be running, or have just died between its two renames)."""
+    try:
+        with store.map_errors(final, "replace"):
+            store.create(lease_marker(old)).close()
+    except TargetExistsError:
+        pass  # left by an earlier attempt of this writer: stamped already
+
+
+def _unstamp(store: RenameStore, old: str) -> None:
+    with contextlib.suppress(Exception):
+        store.delete(lease_marker(old), recursive=False)
 
 
 def _check_replaceable_dir(store: RenameStore, final: str) -> Entry | None:
@@ -314,16 +336,12 @@ def _rename_aside(
         got = _check_replaceable_dir(store, final)
     moved_aside = False
     if got is not None:
+        _stamp_aside(store, final, old)
         try:
-            with store.map_errors(final, "replace"):
-                store.rename_noreplace(final, old)
-            moved_aside = True
-        except (TargetNotFound, CommitError, StoreUnavailable):
-            if not _gone(store, final):
-                raise
-            # The old output is gone: removed meanwhile (nothing to replace), or our rename
-            # took effect and only its answer was lost (then it is aside).
-            moved_aside = not _gone(store, old)
+            moved_aside = _move_aside(store, final, old)
+        except BaseException:
+            _unstamp(store, old)
+            raise
     try:
         publish_noreplace(store, tmp, final, evidence, guarantee="strict")
     except TargetExistsError:
@@ -331,6 +349,8 @@ def _rename_aside(
         if moved_aside:
             with contextlib.suppress(Exception):
                 store.delete(old)
+        if got is not None:
+            _unstamp(store, old)
         raise TargetExistsError(
             f"{shown} was committed by another writer while this writer was replacing it; "
             "this output was discarded",
@@ -340,8 +360,26 @@ def _rename_aside(
         if moved_aside:
             with contextlib.suppress(Exception):
                 store.rename_noreplace(old, final)
+        if got is not None:
+            _unstamp(store, old)
         raise
+    if got is not None and not moved_aside:
+        _unstamp(store, old)
     return old if moved_aside else None
+
+
+def _move_aside(store: RenameStore, final: str, old: str) -> bool:
+    """Rename the old output at ``final`` to ``old``; whether it is aside now."""
+    try:
+        with store.map_errors(final, "replace"):
+            store.rename_noreplace(final, old)
+    except (TargetNotFound, CommitError, StoreUnavailable):
+        if not _gone(store, final):
+            raise
+        # The old output is gone: removed meanwhile (nothing to replace), or our rename
+        # took effect and only its answer was lost (then it is aside).
+        return not _gone(store, old)
+    return True
 
 
 def _best_effort(

@@ -173,6 +173,20 @@ class RenameStore(abc.ABC):
         """Make the entries of the directory ``path`` durable (a no-op where renames are)."""
 
     @abc.abstractmethod
+    def stamp(self, path: str) -> bool:
+        """Make the store stamp its own time, now, on the temporary ``path`` (a lease
+        renewal, `targets.fs.rename.lease`): the directory's modification time, a file's, or
+        where the store cannot set a file's, the mtime of the file's lease marker
+        (`targets.fs.rename.lease.lease_marker`). Never a time this client supplies. False
+        when nothing is at ``path``."""
+
+    @abc.abstractmethod
+    def now(self, directory: str) -> float:
+        """The store's time now, in seconds since the epoch, on the clock that stamps
+        modification times (a store may create and remove a probe in ``directory``, an
+        existing directory, to read it)."""
+
+    @abc.abstractmethod
     def delete(self, path: str, *, recursive: bool = True) -> None:
         """Delete ``path`` (a directory only when empty, unless ``recursive``); a missing
         ``path`` is not an error. Symlinks are removed, never followed."""

@@ -3,6 +3,12 @@
 Each stages at a hidden sibling ``.<name>.targets-tmp-<token>`` of its output, and commits by
 `targets.fs.rename.publish.publish`. Nothing is written at the final path before that one
 rename (G1); a writer that fails or is discarded removes its temporary and nothing else (G8).
+
+While it lives, each holds a lease on its temporary (`targets.fs.rename.lease`), so that
+`cleanup` leaves it alone (G10). Right before publishing it checks that it still holds the
+lease and that what it staged is all there (the staged file at the size written; every file
+written through a directory writer's ``open()``): a cleanup that removed staging is a
+`CommitError`, never a partial output published as a success.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from targets.fs.base import (
     Staging,
     WriterState,
 )
+from targets.fs.rename.lease import StagingLease, is_inner_marker
 from targets.fs.rename.publish import (
     Evidence,
     before_publish,
@@ -175,14 +182,23 @@ def _create_once(
         raise
 
 
-def _evidence(store: RenameStore, tmp: str, final: str, **proof: Any) -> Evidence:
+def _evidence(
+    store: RenameStore, tmp: str, final: str, size: int | None = None, **proof: Any
+) -> Evidence:
+    """The staged entry at ``tmp``, checked: there, and ``size`` bytes long when given."""
     with before_publish(store.shown(final)), store.map_errors(final, "commit"):
         staged = store.stat(tmp)
+    shown = store.shown(final)
     if staged is None:
-        shown = store.shown(final)
         raise CommitError(
             f"cannot commit {shown}: the staged output {store.shown(tmp)} is gone (removed "
             "by a cleanup?); nothing was published",
+            shown,
+        )
+    if size is not None and staged.size != size:
+        raise CommitError(
+            f"cannot commit {shown}: the staged file {store.shown(tmp)} holds {staged.size} "
+            f"bytes, not the {size} written (replaced by someone else?); nothing was published",
             shown,
         )
     return Evidence(staged, **proof)
@@ -237,6 +253,8 @@ class RenameFileWriter(FileWriter):
         self._tmp = sibling(path, self.token)
         self._pending = bytearray()
         self._open = False
+        self._written: int | None = 0
+        """Bytes sent to the staged file; None once a tool has its descriptor."""
         # The content hash settles an ambiguous publish where identities are weak (G7).
         self._hash = None if store.strong_identity else hashlib.sha256()
         try:
@@ -250,6 +268,7 @@ class RenameFileWriter(FileWriter):
         assert sink is not None  # a file was created, not a directory
         self._sink = sink
         self._open = True
+        self._lease = StagingLease(store, self._tmp, path, fs.lease_period)
 
     def _write(self, data: memoryview) -> None:
         if not self._pending and data.nbytes >= self._store.write_buffer:
@@ -269,6 +288,8 @@ class RenameFileWriter(FileWriter):
             done = 0
             while done < view.nbytes:
                 done += self._sink.write(view[done:])
+        if self._written is not None:
+            self._written += done
         if self._hash is not None:
             self._hash.update(view)
 
@@ -279,6 +300,7 @@ class RenameFileWriter(FileWriter):
     def fileno(self) -> int:
         """The descriptor of the staged file, for tools that write to it directly."""
         self.flush()
+        self._written = None  # the tool may write more than this writer counts
         fileno = getattr(self._sink, "fileno", None)
         if fileno is None:
             raise io.UnsupportedOperation(f"{self.path}: this store's files have no descriptor")
@@ -289,6 +311,12 @@ class RenameFileWriter(FileWriter):
         self._sink.close()
 
     def _commit(self) -> None:
+        try:
+            self._commit_staged()
+        finally:
+            self._lease.end()
+
+    def _commit_staged(self) -> None:
         store = self._store
         with before_publish(store.shown(self.path)):
             self._drain()
@@ -296,8 +324,9 @@ class RenameFileWriter(FileWriter):
                 if self._durable:
                     self._sink.sync()
                 self._close_sink()
+        self._lease.check()
         digest = None if self._hash is None else self._hash.hexdigest()
-        evidence = _evidence(store, self._tmp, self.path, sha256=digest)
+        evidence = _evidence(store, self._tmp, self.path, self._written, sha256=digest)
         _publish_own(
             store,
             self._tmp,
@@ -312,6 +341,8 @@ class RenameFileWriter(FileWriter):
         if self._open:
             with contextlib.suppress(Exception):
                 self._close_sink()
+        if hasattr(self, "_lease"):
+            self._lease.end()
         with contextlib.suppress(Exception):
             self._store.delete(self._tmp, recursive=False)
 
@@ -328,7 +359,10 @@ def commit_tree(
     durable: bool,
 ) -> dict[str, Any]:
     """Write ``_SUCCESS`` with the manifest into the staged tree ``tmp`` and publish it at
-    ``final``; return the manifest. On failure ``tmp`` is removed."""
+    ``final``; return the manifest. On failure ``tmp`` is removed.
+
+    Every file in ``known`` (written through ``open()``) must still be in the tree at its
+    recorded size, else `CommitError` naming what is missing, and nothing is published."""
     shown = store.shown(final)
     try:
         with before_publish(shown), store.map_errors(final, "stage"):
@@ -351,8 +385,12 @@ def _stage_manifest(
 ) -> dict[str, Any]:
     base = tmp.rstrip("/") + "/"
     parts: list[PartRecord] = []
+    unseen = dict(known)
     for entry in store.walk(tmp):
         rel = entry.path[len(base) :]
+        if "/" not in rel and is_inner_marker(rel):
+            store.delete(entry.path, recursive=False)  # left by a failed lease renewal
+            continue
         if rel == SUCCESS and entry.is_dir:
             shown = store.shown(final)
             raise CommitError(
@@ -368,7 +406,11 @@ def _stage_manifest(
         record = known.get(rel)
         if record is None or record.size != entry.size:
             record = PartRecord(rel, entry.size)
+        else:
+            del unseen[rel]
         parts.append(record)
+    if unseen:
+        _missing_parts(store, tmp, final, unseen)
     manifest = _manifest.build(token, parts, store.manifest_protocol)
     sink = store.create(posixpath.join(tmp, SUCCESS))
     out = HashingSink(store, sink, store.shown(final), SUCCESS)
@@ -377,6 +419,18 @@ def _stage_manifest(
     finally:
         out.close()
     return manifest
+
+
+def _missing_parts(store: RenameStore, tmp: str, final: str, unseen: dict[str, PartRecord]) -> None:
+    shown = store.shown(final)
+    names = sorted(unseen)
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise CommitError(
+        f"cannot commit {shown}: {len(names)} file(s) this writer wrote are missing from its "
+        f"staging {store.shown(tmp)} or changed size ({listed}; removed by a cleanup?); "
+        "nothing was published, write the output again",
+        shown,
+    )
 
 
 class _Staged:
@@ -439,6 +493,7 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
         except BaseException:
             self._never_started()
             raise
+        self._lease = StagingLease(store, self._tmp, path, fs.lease_period)
 
     @property
     def filesystem(self) -> Any:
@@ -469,10 +524,17 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
         self._parts[part.name] = part
 
     def _commit(self) -> dict[str, Any]:
+        try:
+            return self._commit_staged()
+        finally:
+            self._lease.end()
+
+    def _commit_staged(self) -> dict[str, Any]:
         store = self._store
         with before_publish(store.shown(self.final)):
             for f in list(self._open.values()):
                 f.close()
+            self._lease.check()
             with store.map_errors(self.final, "commit"):
                 staged = store.stat(self._tmp)
         if staged is None or not staged.is_dir:
@@ -497,6 +559,8 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
         for f in list(self._open.values()):
             with contextlib.suppress(Exception):
                 f.close()
+        if hasattr(self, "_lease"):
+            self._lease.end()
         with contextlib.suppress(Exception):
             self._store.delete(self._tmp)
 
@@ -530,9 +594,17 @@ class RenameStaging(_Staged, Staging):
         except BaseException:
             self._never_started()
             raise
+        self._lease = StagingLease(store, self._tmp, path, fs.lease_period, missing_ok=True)
 
     def _commit(self) -> dict[str, Any] | None:
+        try:
+            return self._commit_staged()
+        finally:
+            self._lease.end()
+
+    def _commit_staged(self) -> dict[str, Any] | None:
         store, shown = self._store, self._store.shown(self.final)
+        self._lease.check()
         with before_publish(shown), store.map_errors(self.final, "commit"):
             staged = store.stat(self._tmp)
         if staged is None:
@@ -574,5 +646,7 @@ class RenameStaging(_Staged, Staging):
         return None
 
     def _discard(self) -> None:
+        if hasattr(self, "_lease"):
+            self._lease.end()
         with contextlib.suppress(Exception):
             self._store.delete(self._tmp)
