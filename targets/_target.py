@@ -543,6 +543,10 @@ class DirectoryTarget(_TreeTarget):
             now = self._read_success()
         except TargetNotFound:
             now = None
+        except BaseException:
+            if opened is not None:
+                opened.close()
+            raise
         if now != data:
             if opened is not None:
                 opened.close()

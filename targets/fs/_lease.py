@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["MIN_PERIOD", "Lease", "LeaseLost"]
+__all__ = ["MIN_PERIOD", "Lease", "LeaseLost", "background", "monotonic"]
 
 MIN_PERIOD = 1.0
 """The shortest lease a holder keeps, in seconds: a period of 0 (``stale_claim_after=0``,
@@ -33,9 +33,22 @@ which lets others judge every claim stale at once) still leaves the holder a sec
 between two renewals."""
 
 
+monotonic: Callable[[], float] = time.monotonic
+"""The clock a `Lease` counts its period by, unless it is given one (a test moves it on)."""
+
+background = [True]
+"""Whether `Lease.start` renews in a thread; a test scheduler that makes every store call of
+a writer one step turns it off while it runs (renewals then happen in `Lease.ensure`, in the
+writer's own thread, so that a run replays)."""
+
+
 class LeaseLost(Exception):
     """The lease was taken over (by `recover`, `cleanup` or another writer), or could not be
     renewed before it ran out. The holder must stop and publish nothing more."""
+
+
+def _monotonic() -> float:
+    return monotonic()
 
 
 class Lease:
@@ -52,14 +65,14 @@ class Lease:
         renew: Callable[[], None],
         period: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not period >= 0:
             raise ValueError(f"a lease period cannot be negative: {period!r}")
         self.period = max(float(period), MIN_PERIOD)
         self._renew = renew
-        self._clock = clock
-        self._held_since = clock()
+        self._clock = clock if clock is not None else _monotonic
+        self._held_since = self._clock()
         self._lock = threading.Lock()
         self._lost: LeaseLost | None = None
         self._stop = threading.Event()
@@ -108,7 +121,7 @@ class Lease:
 
     def start(self) -> Lease:
         """Renew in a daemon thread every half period until `stop` (or the lease is lost)."""
-        if self._thread is None:
+        if self._thread is None and background[0]:
             self._thread = threading.Thread(
                 target=self._keep, name="targets-lease", daemon=True
             )
@@ -133,6 +146,8 @@ class Lease:
             except LeaseLost:
                 return
             except Exception:  # a failed attempt: try again soon, until the lease runs out
+                if self.remaining() <= 0:
+                    return  # the holder renews, if it is still there, before its next step
                 retrying = True
             else:
                 retrying = False

@@ -285,7 +285,8 @@ class S3Store(objectstore.ObjectStore):
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         if if_match is None:
-            with self._errors(key, "delete"):
+            # Nothing there is no error (a store that answers 404 to it says the same).
+            with contextlib.suppress(objectstore.ObjectNotFound), self._errors(key, "delete"):
                 self.client.delete_object(Bucket=self.bucket, Key=key)
             return
         if self._conditional_deletes:

@@ -18,6 +18,10 @@ a step, crashes one, loses or duplicates a response, reads the outputs, removes 
   never reports a conflict while its own output is the one committed.
 - G8: after a cleanup with no writer alive, no temporary and no pending upload remains.
 - G9 (worlds with power loss): a committed output survives a power loss.
+- G10 (worlds with `World.leases`): time passes past the writers' lease while they are
+  paused between two calls, and ``recover`` and ``cleanup`` run meanwhile; committed
+  outputs are untouched, and a committed output is still exactly one writer's files: a
+  writer whose claim was taken over raises `CommitError` and publishes no ``_SUCCESS``.
 
 Use it for a store of your own, or another commit strategy, by subclassing::
 
@@ -54,7 +58,13 @@ from hypothesis.stateful import (
 )
 
 import targets
-from targets.errors import IncompleteCommit, TargetError, TargetExistsError, TargetNotFound
+from targets.errors import (
+    CommitError,
+    IncompleteCommit,
+    TargetError,
+    TargetExistsError,
+    TargetNotFound,
+)
 from targets.fs import _manifest
 from targets.fs._names import SUCCESS
 from targets.testing.faults import LOSE, RETRY
@@ -180,6 +190,8 @@ class Writer:
     faults: list[str] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
     handle_token: str | None = None
+    fenceable: bool = False
+    """Its lease ran out while recover or cleanup could act: `CommitError` is an answer."""
 
     def __repr__(self) -> str:
         return f"w{self.number}"
@@ -409,7 +421,10 @@ class TargetsMachine(RuleBasedStateMachine):
     @precondition(lambda self: not any(w.alive for w in self.all) and not self._anyone_busy())
     @rule()
     def cleanup(self) -> None:
-        """With no writer alive, a cleanup removes every temporary (G8), and nothing else."""
+        """With no writer alive, a cleanup removes every temporary (G8), and nothing else.
+        (Where leases are judged by a clock, a lease period passes first: the dead writers'
+        leases run out.)"""
+        self._let_leases_run_out()
         before = self._snapshot()
         for output in OUTPUTS:
             self.world.cleanup(output, timedelta(0))
@@ -434,12 +449,43 @@ class TargetsMachine(RuleBasedStateMachine):
     @precondition(lambda self: not any(w.alive for w in self.all) and not self._anyone_busy())
     @rule()
     def recover(self) -> None:
-        """With no writer alive, ``recover`` finishes or undoes interrupted commits."""
+        """With no writer alive, ``recover`` finishes or undoes interrupted commits (once
+        their leases ran out, where leases are judged by a clock)."""
+        self._let_leases_run_out()
         before = self._snapshot()
         for output in OUTPUTS:
             msg = self.world.recover(output)
             note(f"recover {output}: {msg}")
         self._check_untouched(before, "recover")
+
+    def _let_leases_run_out(self) -> None:
+        if self.world.leases:
+            self.world.advance(self.world.lease_period + 1)
+            for w in self.all:
+                w.fenceable = w.fenceable or w.alive
+
+    @precondition(lambda self: self.world.leases and any(w.alive for w in self.all))
+    @rule()
+    def time_passes(self) -> None:
+        """The live writers pause, each between two of its calls, for longer than their
+        lease: nobody renews meanwhile, so their claims and leases are stale (G10)."""
+        self._let_leases_run_out()
+
+    @precondition(lambda self: self.world.leases and any(w.alive for w in self.all))
+    @rule(output=st.sampled_from(OUTPUTS), older_than=st.sampled_from((None, 0)))
+    def maintain_under_live_writers(self, output: str, older_than: int | None) -> None:
+        """``recover`` (``older_than=None``) or ``cleanup(older_than=0)`` runs while writers
+        of ``output`` may be paused mid-commit: it refuses live work (a `TargetError`) or
+        takes stale work over; committed outputs stay as they were (G8, G10)."""
+        before = self._snapshot()
+        try:
+            if older_than is None:
+                note(f"recover {output}: {self.world.recover(output)}")
+            else:
+                self.world.cleanup(output, timedelta(seconds=older_than))
+        except TargetError as exc:
+            note(f"maintenance of {output} refused: {exc}")
+        self._check_untouched(before, "recover" if older_than is None else "cleanup")
 
     @precondition(lambda self: POWER_LOSS in self.enabled)
     @rule()
@@ -484,12 +530,26 @@ class TargetsMachine(RuleBasedStateMachine):
                 manifest = t.manifest()
                 files = {}
                 for name in t.files():
-                    with t.open(name) as f:
-                        files[name] = f.read()
+                    try:
+                        with t.open(name) as f:
+                            files[name] = f.read()
+                    except TargetNotFound:
+                        self._check_still_listed(output, manifest, name)
+                        raise
                 return True, (manifest, files)
             return True, t.read_bytes()
         except TargetNotFound:
             return False, None  # removed between exists() and the read (an overwrite)
+
+    def _check_still_listed(self, output: str, manifest: dict[str, Any], name: str) -> None:
+        """A file its manifest lists is missing: fine if the output was removed or replaced
+        meanwhile, a G5 violation if the same manifest is still committed."""
+        t = self._target(output)
+        with contextlib.suppress(TargetNotFound):
+            if t.exists() and t.manifest() == manifest:
+                raise GuaranteeViolation(
+                    "G5", f"{output} exists, but {name}, which its manifest lists, is missing"
+                )
 
     def _owners(self, output: str, content: Any) -> list[Writer]:
         """The committing writers whose complete output ``content`` is (several, when
@@ -667,6 +727,8 @@ class TargetsMachine(RuleBasedStateMachine):
         w.state, w.error = "failed", error
         if isinstance(error, TargetError) and w.faults:
             return  # a fault was injected: an error naming the output is the right answer
+        if isinstance(error, CommitError) and w.fenceable:
+            return  # its lease ran out and maintenance may have taken its work over
         self._unexpected(repr(w), command, error)
 
     def _unexpected(self, who: str, command: str, error: BaseException) -> None:

@@ -311,8 +311,10 @@ class Scheduler(Policy):
 
 
 def _sequential_publish() -> Callable[[], None]:
-    """Make the object-store protocols publish with one thread while a scheduler is open
-    (their order is then deterministic); return the function that restores it."""
+    """Make the object-store protocols publish with one thread, and leases renew in their
+    holder's thread only, while a scheduler is open (their order is then deterministic);
+    return the function that restores both."""
+    from targets.fs import _lease
     from targets.fs.objectstore import parallel as _objectstore
 
     with _PUBLISH_LOCK:
@@ -320,6 +322,7 @@ def _sequential_publish() -> Callable[[], None]:
         if _PUBLISH_USERS[0] == 1:
             _PUBLISH_SAVED[0] = _objectstore.PUBLISH_THREADS
             _objectstore.PUBLISH_THREADS = 1
+            _lease.background[0] = False
     done = [False]
 
     def restore() -> None:
@@ -330,6 +333,7 @@ def _sequential_publish() -> Callable[[], None]:
             _PUBLISH_USERS[0] -= 1
             if _PUBLISH_USERS[0] == 0:
                 _objectstore.PUBLISH_THREADS = _PUBLISH_SAVED[0]
+                _lease.background[0] = True
 
     return restore
 

@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import targets
 from targets.fs import AtomicFS, CleanupReport, filesystem
 from targets.fs._names import CLAIM, SUCCESS, parse_temp_name
+from targets.testing.clock import SIM_CLOCK
 from targets.testing.faults import (
     LOSE,
     RETRY,
@@ -53,6 +54,9 @@ from targets.testing.faults import (
     object_store_error,
     posix_error,
 )
+
+LEASE_PERIOD = 60.0
+"""The lease period (``stale_claim_after``) of worlds whose clock the test moves."""
 
 __all__ = [
     "CRASH",
@@ -92,6 +96,11 @@ class World(abc.ABC):
     """What a fault at the seam raises (the seam's own transport error)."""
     streams: ClassVar[frozenset[str]] = frozenset()
     """Seam calls whose results are streams, intercepted too."""
+    leases: bool = False
+    """Whether the store judges leases by a clock that `advance` moves (the machine then
+    lets writers pause past their lease while recover and cleanup run, G10)."""
+    lease_period: float = LEASE_PERIOD
+    """The ``stale_claim_after`` its outputs are reached with, when `leases` is true."""
 
     raw: Any
     """The store's seam, not intercepted."""
@@ -156,6 +165,11 @@ class World(abc.ABC):
 
     def recover(self, name: str) -> str:
         return targets.recover(self.url(name), **self.options)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass, for the store and every lease holder (worlds with
+        `leases` only)."""
+        raise NotImplementedError(f"the {self.name} world has no clock to advance")
 
     def power_loss(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no power loss")
@@ -378,6 +392,7 @@ class HDFSWorld(World):
 _SCHEMES = itertools.count(1)
 
 
+
 class ObjectStoreWorld(World):
     """A simulated S3 (``flavor="s3"``) or GCS (``"gcs"``) bucket (`MemoryObjectStore`),
     through the object-store protocols: crashes, lost responses (`StoreUnavailable` after
@@ -404,28 +419,47 @@ class ObjectStoreWorld(World):
         store: Any = None,
         root: str = "store",
         part_size: int = 16,
+        leases: bool = False,
     ) -> None:
         """``store``: an `ObjectStore` to drive instead of a fresh simulated one (a real
         bucket's adapter, ``S3FS(...).store(bucket)``: then ``root`` should be a fresh
-        prefix; ``flavor`` names the store in reports)."""
+        prefix; ``flavor`` names the store in reports). ``leases=True`` (a simulated store
+        only): claims and leases last `lease_period` by a clock the test moves (`advance`);
+        otherwise a claim counts as abandoned at once, for a single writer's leftovers."""
         from targets.testing.objectstore import MemoryObjectStore, mount_scheme
 
         number = next(_SCHEMES)
         if store is None:
             self.scheme = f"memory-{flavor}-{number}"
             store = MemoryObjectStore(
-                "bucket", flavor=flavor, part_size=part_size, scheme=self.scheme
+                "bucket",
+                flavor=flavor,
+                part_size=part_size,
+                scheme=self.scheme,
+                clock=SIM_CLOCK.now,
             )
+            if leases:
+                self.leases = True
+                SIM_CLOCK.install()
         else:
             self.scheme = f"world-{flavor}-{number}"
         self.raw = self.store = store
         self.name = self.flavor = flavor
         self.root = root
         super().__init__(policy)
-        self._mounted = mount_scheme(self.scheme, self.seam, stale_claim_after=0.0)
+        stale = self.lease_period if self.leases else 0.0
+        self._mounted = mount_scheme(self.scheme, self.seam, stale_claim_after=stale)
 
     def close(self) -> None:
         self._mounted.close()
+        if self.leases:
+            self.leases = False
+            SIM_CLOCK.uninstall()
+
+    def advance(self, seconds: float) -> None:
+        if not self.leases:
+            super().advance(seconds)
+        SIM_CLOCK.advance(seconds)
 
     def url(self, name: str) -> str:
         return f"{self.scheme}://{self.fs_path(name)}" + ("/" if name.endswith("/") else "")

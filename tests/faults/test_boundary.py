@@ -653,62 +653,16 @@ _VANISHED = (
     "the commit reports success with a partial output; the writer must check that what it "
     "staged is still there (issue 13, G10): targets/fs/rename (the staging walk)"
 )
-_NO_SUCH_UPLOAD = (
-    "NoSuchUpload from upload_part (the multipart upload was aborted underneath) escapes "
-    "write()/close() at targets/fs/objectstore/writers.py:92 (_Chunker.write); it should be "
-    "a CommitError saying nothing was published"
-)
-_NOT_FOUND_ON_UPLOAD = (
-    "ObjectNotFound (a 404 answered to a write) from create_upload or upload_part escapes at "
-    "targets/fs/objectstore/writers.py:88 and :92 (_Chunker.write)"
-)
 _NOT_FOUND_ON_PUT = (
     "ObjectNotFound (a 404 answered to a write) from a conditional put escapes at "
     "targets/fs/objectstore/conditional.py:126"
 )
-_CLAIM_409 = (
-    "ConditionalConflict (409) from the conditional replace of the claim (a put with "
-    "if_match) escapes at targets/fs/objectstore/{where}; the ObjectStore contract names 409 "
-    "for if_absent puts only, but S3 answers it to concurrent If-Match writes too"
-)
-_OLD_MANIFEST_KEPT = (
-    "a 412 on the conditional delete of the old _SUCCESS during an overwrite leaves the old "
-    "manifest over data files the overwrite has already replaced, so the output reads as "
-    "neither version (OutputChanged): targets/fs/objectstore (the overwrite's removal of the "
-    "old output)"
-)
-_READER_LEAK = (
-    "DirectoryTarget.open (targets/_target.py, the one-version check) leaves the data file it "
-    "opened open when reading _SUCCESS again fails"
-)
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("local", "read", "eio"): _READER_LEAK,
-    **{(w, "overwrite", "precondition"): _OLD_MANIFEST_KEPT for w in ("s3", "gcs")},
-    **{
-        (w, c, "conflict"): _CLAIM_409.format(where=where)
-        for w in ("s3", "gcs")
-        for c, where in (
-            ("overwrite", "publish.py:240 (an overwrite taking the old claim over)"),
-            ("recover", "lease.py:310 (recover taking a stale claim over)"),
-            ("cli", "lease.py:310 (targets recover taking a stale claim over)"),
-        )
-    },
     **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path")},
-    **{(w, "file", "not-found"): _NOT_FOUND_ON_PUT for w in ("s3", "gcs")},
     **{
         (w, c, "not-found"): _NOT_FOUND_ON_PUT + " (the put of _SUCCESS by recover)"
         for w in ("s3", "gcs")
-        for c in ("recover", "cli")
-    },
-    **{
-        (w, c, "no-such-upload"): _NO_SUCH_UPLOAD
-        for w in ("s3", "gcs")
-        for c in ("big-file", "dir-open", "overwrite")
-    },
-    **{
-        (w, c, "not-found"): _NOT_FOUND_ON_UPLOAD
-        for w in ("s3", "gcs")
-        for c in ("big-file", "dir-open", "overwrite")
+        for c in ("overwrite",)
     },
 }
 """Escapes the sweep found outside the translation layer, to be fixed where they happen:

@@ -23,17 +23,18 @@ class HDFSMachine(TargetsMachine):
 
 
 class S3Machine(TargetsMachine):
-    """G1-G8 hold for the object-store protocols (conditional writes, claim -> publish ->
-    _SUCCESS) on a simulated S3 bucket, with crashes and lost or retried responses."""
+    """G1-G8 and G10 hold for the object-store protocols (conditional writes, claim ->
+    publish -> _SUCCESS, leases) on a simulated S3 bucket, with crashes, lost or retried
+    responses, and writers pausing past their lease while recover and cleanup run."""
 
-    world_factory = functools.partial(ObjectStoreWorld, flavor="s3")
+    world_factory = functools.partial(ObjectStoreWorld, flavor="s3", leases=True)
 
 
 class GCSMachine(TargetsMachine):
     """The same on a simulated GCS bucket (generations, preconditions fixed when a
     resumable upload opens)."""
 
-    world_factory = functools.partial(ObjectStoreWorld, flavor="gcs")
+    world_factory = functools.partial(ObjectStoreWorld, flavor="gcs", leases=True)
 
 
 TestHDFS = HDFSMachine.TestCase

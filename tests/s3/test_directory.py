@@ -237,7 +237,7 @@ def test_killed_writer_rolls_back_to_a_clean_state(s3_root, client) -> None:
 # -- cleanup ---------------------------------------------------------------------------------
 
 
-def test_cleanup_removes_stale_temporaries_and_nothing_else(s3, client) -> None:
+def test_cleanup_removes_stale_temporaries_and_nothing_else(s3, s3_root, client) -> None:
     fs, root = s3
     path = f"{root}/table"
     _write_dir(fs, path, {"a.csv": b"committed"})
@@ -252,10 +252,13 @@ def test_cleanup_removes_stale_temporaries_and_nothing_else(s3, client) -> None:
     # moto dates every multipart upload 2010-11-10, so on moto each one is stale.
     assert len(fresh.aborted_uploads) == 1
     assert _uploads(client, other) == []
-    dry = fs.cleanup(other, older_than=timedelta(0), dry_run=True)
+    # The writer is now taken for dead: judged with a lease period of 0, its staging is
+    # stale (a live writer's stays, tests/leases).
+    dead, _ = resolve(s3_root.url, **s3_root.options, stale_claim_after=0)
+    dry = dead.cleanup(other, older_than=timedelta(0), dry_run=True)
     assert len(dry.removed) == 1
     assert [k for k in _keys(client, root) if "targets-tmp" in k]
-    report = fs.cleanup(other, older_than=timedelta(0))
+    report = dead.cleanup(other, older_than=timedelta(0))
     assert len(report.removed) == 1 and ".other.targets-tmp-" in report.removed[0]
     assert not [k for k in _keys(client, root) if "targets-tmp" in k]
     assert _keys(client, root) == ["table/_SUCCESS", "table/_targets_claim", "table/a.csv"]

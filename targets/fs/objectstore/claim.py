@@ -76,6 +76,9 @@ class Entry:
     parts: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     source: str | None = None
     etag: str | None = None
+    if_absent: bool = True
+    """Whether an upload is completed exclusively (an overwrite's are not: its claim
+    already excludes other writers, and its old files were there when the upload began)."""
 
     @classmethod
     def from_claim(cls, f: Mapping[str, Any]) -> Entry:
@@ -88,6 +91,7 @@ class Entry:
             upload_id=f.get("upload_id"),
             parts=[(int(n), str(t)) for n, t in f.get("parts", [])],
             source=f.get("source"),
+            if_absent=f.get("if_absent", True) is not False,
         )
 
     def claim_entry(self) -> dict[str, Any]:
@@ -100,6 +104,8 @@ class Entry:
             entry["parts"] = [[n, etag] for n, etag in self.parts]
         if self.source is not None:
             entry["source"] = self.source
+        if not self.if_absent:
+            entry["if_absent"] = False
         return entry
 
     def part_record(self) -> PartRecord:

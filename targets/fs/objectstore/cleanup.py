@@ -130,14 +130,15 @@ class _Sweep:
         if self.report.dry_run:
             return
         try:
-            self._fence(root, lease)
+            etag = self._fence(root, lease)
         except CommitError:  # the writer renewed meanwhile: it is alive
             self.report.removed.remove(self.store.url(root))
             self.report.kept_recent.append(self.store.url(root))
             return
         delete_listed(self.store, objects, concurrency=self.concurrency)
-        # The lease stays, taken over: the record that fences the writer, should it wake.
-        # A later cleanup removes it once it is stale itself (`lone_lease`).
+        # The record of the takeover can go too: should the writer wake, its renewal finds
+        # its version gone (or, never having written one, its lease run out): it is fenced.
+        delete_version(self.store, _root_lease(root), etag)
 
     def _fence(self, root: str, lease: LeaseView | None) -> str:
         """Take the lease of the writer of ``root`` over (creating it, if that writer never

@@ -51,6 +51,7 @@ from targets.fs.objectstore.store import (
 )
 
 __all__ = [
+    "resend_on_conflict",
     "RETRIES",
     "Taken",
     "Unpublished",
@@ -84,6 +85,31 @@ class Unpublished(StoreUnavailable):
     not hold this writer's object)."""
 
 
+def resend_on_conflict(store: ObjectStore, key: str, send: Callable[[], str]) -> str:
+    """``send()`` (a conditional write to ``key``), sent again with backoff while the store
+    answers `ConditionalConflict` (a concurrent conditional request on the key, S3's 409);
+    `CommitError` once the retries are spent. Other outcomes are ``send``'s own."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return send()
+        except (ObjectNotFound, NoSuchUpload) as exc:  # answers no conditional write expects
+            raise CommitError(
+                f"cannot write {store.url(key)}: the store answered {type(exc).__name__} "
+                f"({exc}) to a conditional write; nothing was published by it",
+                store.url(key),
+            ) from None
+        except ConditionalConflict:
+            if attempt == RETRIES:
+                raise CommitError(
+                    f"cannot write {store.url(key)}: the store refused {RETRIES + 1} times "
+                    "because of concurrent conditional requests on it; nothing was "
+                    "published, retry",
+                    store.url(key),
+                ) from None
+            time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def _conditional(store: ObjectStore, key: str, token: str, send: Callable[[], str]) -> str:
     """Send a conditional write and resolve its outcome; return the etag.
 
@@ -91,24 +117,13 @@ def _conditional(store: ObjectStore, key: str, token: str, send: Callable[[], st
     lost response (the store retried a request that had succeeded): the object's writer
     token tells our own success from another writer's (G7). Raises `Taken` for a conflict.
     """
-    for attempt in range(RETRIES + 1):
-        try:
-            return send()
-        except ConditionalConflict:
-            if attempt == RETRIES:
-                raise CommitError(
-                    f"cannot write {store.url(key)}: the store refused {RETRIES + 1} times "
-                    "because of concurrent conditional requests on it; nothing was "
-                    "published, retry the commit",
-                    store.url(key),
-                ) from None
-            time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
-        except PreconditionFailed:
-            info = store.head(key)
-            if info is not None and token_of(info) == token:
-                return info.etag
-            raise Taken(key, info) from None
-    raise AssertionError("unreachable")
+    try:
+        return resend_on_conflict(store, key, send)
+    except PreconditionFailed:
+        info = store.head(key)
+        if info is not None and token_of(info) == token:
+            return info.etag
+        raise Taken(key, info) from None
 
 
 def put_exclusive(store: ObjectStore, key: str, data: bytes | BinaryIO, token: str) -> str:

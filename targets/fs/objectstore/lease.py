@@ -32,6 +32,7 @@ from targets.errors import CommitError, TargetError
 from targets.fs import _manifest
 from targets.fs._lease import Lease, LeaseLost
 from targets.fs._names import temp_name
+from targets.fs.objectstore.conditional import resend_on_conflict
 from targets.fs.objectstore.store import (
     ObjectInfo,
     ObjectNotFound,
@@ -182,14 +183,19 @@ class DocumentLease:
             )
         doc = dict(self.doc, renewals=int(self.doc.get("renewals", 0)) + 1)
         doc["renewed_at"] = _manifest.timestamp(now())
-        try:
-            self.etag = self.store.put(
+        etag = self.etag
+
+        def send() -> str:
+            return self.store.put(
                 self.key,
                 _encode(doc),
                 metadata=writer_metadata(self.token),
-                if_absent=self.etag is None,
-                if_match=self.etag,
+                if_absent=etag is None,
+                if_match=etag,
             )
+
+        try:
+            self.etag = resend_on_conflict(self.store, self.key, send)
         except PreconditionFailed:
             if not self._still_ours():
                 raise LeaseLost(self._lost_message()) from None
@@ -306,7 +312,9 @@ def _put_taken_over(
 ) -> str:
     taken = dict(doc)
     taken["taken_over"] = {"by": by, "why": why, "at": _manifest.timestamp(now()), **holder()}
-    try:
+
+
+    def send() -> str:
         return store.put(
             key,
             _encode(taken),
@@ -314,6 +322,9 @@ def _put_taken_over(
             if_absent=etag is None,
             if_match=etag,
         )
+
+    try:
+        return resend_on_conflict(store, key, send)
     except PreconditionFailed:
         url = store.url(key)
         raise CommitError(

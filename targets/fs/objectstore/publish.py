@@ -57,8 +57,10 @@ from targets.fs.objectstore.claim import (
 from targets.fs.objectstore.conditional import (
     Taken,
     complete_exclusive,
+    complete_resolved,
     published_by,
     put_exclusive,
+    resend_on_conflict,
 )
 from targets.fs.objectstore.delete import (
     abort_entries,
@@ -236,7 +238,8 @@ def _claim_overwrite(commit: _Commit, document: dict[str, Any]) -> str:
 def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
     """Replace the committed output's claim ``old`` with this writer's, in the version seen.
     `TargetExistsError` if it changed meanwhile (another overwriter was first)."""
-    try:
+
+    def send() -> str:
         return commit.store.put(
             commit.claim_key,
             document,
@@ -244,6 +247,9 @@ def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
             if_absent=False,
             if_match=old.etag,
         )
+
+    try:
+        return resend_on_conflict(commit.store, commit.claim_key, send)
     except PreconditionFailed:
         raise TargetExistsError(
             f"{commit.url} is being overwritten by another writer, which claimed it first; "
@@ -272,7 +278,12 @@ def _clear_old(commit: _Commit, success: ObjectInfo) -> None:
     if manifest is not None:
         named = {d + f["name"]: f.get("etag") for f in manifest["files"]}
         doomed = [o for k, o in listed.items() if k in named and named[k] in (None, o.etag)]
-    delete_version(store, d + SUCCESS, success.etag)
+    if not delete_version(store, d + SUCCESS, success.etag):
+        raise TargetExistsError(
+            f"{commit.url} changed while this writer was overwriting it (its {SUCCESS} was "
+            "replaced); nothing of the output was deleted. Look at it and write again",
+            commit.url,
+        )
     parallel(lambda o: delete_version(store, o.key, o.etag), doomed, commit.concurrency)
 
 
@@ -383,7 +394,12 @@ def publish_entry(store: ObjectStore, prefix: str, token: str, entry: Entry) -> 
         entry.release()
     elif entry.via == "upload":
         assert entry.upload_id is not None
-        entry.etag = complete_exclusive(store, key, entry.upload_id, entry.parts, token)
+        if entry.if_absent:
+            entry.etag = complete_exclusive(store, key, entry.upload_id, entry.parts, token)
+        else:
+            entry.etag = complete_resolved(
+                store, key, entry.upload_id, entry.parts, token, if_absent=False
+            )
         entry.upload_id = None
     elif entry.via == "copy":
         assert entry.source is not None
@@ -424,7 +440,17 @@ def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
         outcome = directory_outcome("success", commit.url, commit.token, False)
         raise interrupted(exc, commit.url, outcome) from exc
     except BaseException as exc:
+        if isinstance(exc, Exception) and _success_is_ours(commit, key):
+            return  # it took effect: whatever was answered, the output is committed
         _fail_after_claim(commit, exc, "success")
+
+
+def _success_is_ours(commit: _Commit, key: str) -> bool:
+    """Whether the ``_SUCCESS`` at ``key`` is this writer's (False when that is unknown)."""
+    try:
+        return published_by(commit.store, key, commit.token) is not None
+    except Exception:
+        return False
 
 
 def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoReturn:
@@ -434,6 +460,13 @@ def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoRetu
     a claim taken over (`LeaseLost`) as `CommitError` (`_fenced`)."""
     if isinstance(exc, LeaseLost):
         _fenced(commit, exc)
+    if isinstance(exc, Exception):
+        try:
+            commit.ensure_lease()  # a failure of a writer whose claim was taken over
+        except LeaseLost as lost:
+            _fenced(commit, lost)
+        except Exception:
+            pass
     rolled_back = roll_back_own(
         commit.store,
         commit.prefix,

@@ -50,7 +50,9 @@ from targets.fs.objectstore.outcomes import (
 )
 from targets.fs.objectstore.publish import commit_directory, entries_from_staging
 from targets.fs.objectstore.store import (
+    NoSuchUpload,
     ObjectInfo,
+    ObjectNotFound,
     ObjectStore,
     PreconditionFailed,
     staging_key,
@@ -94,6 +96,13 @@ class _Chunker:
             etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
         except PreconditionFailed:  # a store that checks the condition early (GCS may)
             raise TargetExistsError.taken(self.store.url(self.key), "file") from None
+        except (NoSuchUpload, ObjectNotFound):
+            url = self.store.url(self.key)
+            raise CommitError(
+                f"cannot write {url}: its multipart upload was aborted meanwhile (by a "
+                "cleanup, or a lifecycle rule); nothing was published, write it again",
+                url,
+            ) from None
         self.parts.append((number, etag))
         del self.buf[:n]
 
@@ -280,8 +289,10 @@ class _PartStream(io.BufferedIOBase):
         super().__init__()
         self._writer = writer
         self.name = name
-        # Completed only after the claim, always exclusively (complete_exclusive).
-        self._chunks = _Chunker(writer._store, key, writer.token, if_absent=True)
+        # Completed only after the claim: exclusively, except for an overwrite (whose old
+        # files are still there when the upload starts, which GCS may check at once).
+        exclusive = writer._if_exists != "overwrite"
+        self._chunks = _Chunker(writer._store, key, writer.token, if_absent=exclusive)
 
     def writable(self) -> bool:
         return True
@@ -411,6 +422,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
                 sha,
                 upload_id=chunks.upload_id,
                 parts=list(chunks.parts),
+                if_absent=chunks.if_absent,
             )
             return
         held = bytes(chunks.buf)
