@@ -472,11 +472,20 @@ class TargetsMachine(RuleBasedStateMachine):
         self._let_leases_run_out()
 
     @precondition(lambda self: self.world.leases and any(w.alive for w in self.all))
-    @rule(output=st.sampled_from(OUTPUTS), older_than=st.sampled_from((None, 0)))
-    def maintain_under_live_writers(self, output: str, older_than: int | None) -> None:
+    @rule(
+        output=st.sampled_from(OUTPUTS),
+        older_than=st.sampled_from((None, 0)),
+        paused=st.booleans(),
+    )
+    def maintain_under_live_writers(
+        self, output: str, older_than: int | None, paused: bool
+    ) -> None:
         """``recover`` (``older_than=None``) or ``cleanup(older_than=0)`` runs while writers
-        of ``output`` may be paused mid-commit: it refuses live work (a `TargetError`) or
-        takes stale work over; committed outputs stay as they were (G8, G10)."""
+        of ``output`` may be paused mid-commit (``paused``: they have just paused past their
+        lease): it refuses live work (a `TargetError`) or takes stale work over; committed
+        outputs stay as they were (G8, G10)."""
+        if paused:
+            self._let_leases_run_out()
         before = self._snapshot()
         try:
             if older_than is None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from targets.fs._lease import Lease
 from targets.testing.machine import GuaranteeViolation, TargetsMachine
 from targets.testing.sabotage import CheckThenRename, CopyThenDelete, NaiveMove
 from targets.testing.worlds import HDFSWorld, ObjectStoreWorld, PosixWorld
@@ -68,3 +69,32 @@ def test_the_machine_finds_a_broken_strategy(world, strategy):
     print(f"\n{world} / {strategy.name}: {found.value}\n{program}")
     assert found.value.guarantee in ("G1", "G2", "G3")
     assert "state.teardown()" in program  # the shrunk program that replays it
+
+
+@pytest.mark.parametrize("flavor", ["s3", "gcs"])
+def test_the_machine_finds_a_writer_that_ignores_its_lease(flavor, monkeypatch):
+    """Invariant: with fencing removed (a writer never checks its lease before it publishes
+    or writes ``_SUCCESS``), some run in which a writer pauses past its lease while
+    ``recover`` or ``cleanup`` takes its work over ends with a committed output that is not
+    one writer's whole files (G1/G5), and the default budget finds it. This is what proves
+    that the machine's G10 rules can fail."""
+    monkeypatch.setattr(Lease, "ensure", lambda self: None)
+    machine = type(
+        f"{flavor}_no_fencing",
+        (TargetsMachine,),
+        {
+            "world_factory": functools.partial(ObjectStoreWorld, flavor=flavor, leases=True),
+            "faults": frozenset(),
+        },
+    )
+    with pytest.raises(GuaranteeViolation) as found:
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                database=None,
+                report_multiple_bugs=False,
+                phases=tuple(set(Phase) - {Phase.explain}),
+            ),
+        )
+    print(f"\n{flavor} without fencing: {found.value}")
+    assert found.value.guarantee in ("G1", "G3", "G5", "G8")
