@@ -130,15 +130,15 @@ class _Sweep:
         if self.report.dry_run:
             return
         try:
-            etag = self._fence(root, lease)
+            self._fence(root, lease)
         except CommitError:  # the writer renewed meanwhile: it is alive
             self.report.removed.remove(self.store.url(root))
             self.report.kept_recent.append(self.store.url(root))
             return
         delete_listed(self.store, objects, concurrency=self.concurrency)
-        # The record of the takeover can go too: should the writer wake, its renewal finds
-        # its version gone (or, never having written one, its lease run out): it is fenced.
-        delete_version(self.store, _root_lease(root), etag)
+        # The lease stays, taken over: the record that fences the writer should it wake
+        # (its renewal, or its first write of the lease, then fails). A later cleanup
+        # removes it once it is stale itself (`lone_lease`).
 
     def _fence(self, root: str, lease: LeaseView | None) -> str:
         """Take the lease of the writer of ``root`` over (creating it, if that writer never

@@ -174,13 +174,6 @@ class DocumentLease:
         return f"DocumentLease({self.store.url(self.key)!r}, {self.lease!r})"
 
     def _renew(self) -> None:
-        if self.etag is None and self.lease.remaining() <= 0:
-            # Never written, and run out: a cleanup may have fenced this writer and removed
-            # the record of it since; only giving up is safe.
-            raise LeaseLost(
-                f"the lease {self.store.url(self.key)} ran out ({self.lease.period:.0f} s) "
-                "before it was first written, so a cleanup may have removed this writer's work"
-            )
         doc = dict(self.doc, renewals=int(self.doc.get("renewals", 0)) + 1)
         doc["renewed_at"] = _manifest.timestamp(now())
         etag = self.etag
