@@ -549,7 +549,7 @@ class LocalFS(RenameFS):
         if storage_options:
             raise InvalidTarget(
                 f"unknown storage options {sorted(storage_options)} for {url}; local paths "
-                "take none",
+                "take only stale_claim_after",
                 url,
             )
         return cls(ops, stale_claim_after=period), _local_path(url)

@@ -427,7 +427,7 @@ class TargetsMachine(RuleBasedStateMachine):
         self._let_leases_run_out()
         before = self._snapshot()
         for output in OUTPUTS:
-            self.world.cleanup(output, timedelta(0))
+            self.world.cleanup(output, timedelta(0), dead=True)
         left = self.world.leftovers()
         if left:
             raise GuaranteeViolation("G8", f"temporaries left after a cleanup: {left}")
@@ -454,7 +454,7 @@ class TargetsMachine(RuleBasedStateMachine):
         self._let_leases_run_out()
         before = self._snapshot()
         for output in OUTPUTS:
-            msg = self.world.recover(output)
+            msg = self.world.recover(output, dead=True)
             note(f"recover {output}: {msg}")
         self._check_untouched(before, "recover")
 

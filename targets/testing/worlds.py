@@ -160,11 +160,22 @@ class World(abc.ABC):
         """The public target for the output ``name`` (``if_exists=`` and the like)."""
         return targets.target(self.url(name), **options, **self.options)
 
-    def cleanup(self, name: str, older_than: timedelta) -> CleanupReport:
-        return targets.cleanup(self.url(name), older_than=older_than, **self.options)
+    def cleanup(self, name: str, older_than: timedelta, *, dead: bool = False) -> CleanupReport:
+        """`targets.cleanup` of the output ``name``; ``dead=True``: every writer is known
+        to be dead, so leases are judged with a period that has passed already."""
+        options = {**self.options, **(self.dead_writers if dead else {})}
+        return targets.cleanup(self.url(name), older_than=older_than, **options)
 
-    def recover(self, name: str) -> str:
-        return targets.recover(self.url(name), **self.options)
+    def recover(self, name: str, *, dead: bool = False) -> str:
+        """`targets.recover` of the output ``name`` (``dead`` as for `cleanup`)."""
+        options = {**self.options, **(self.dead_writers if dead else {})}
+        return targets.recover(self.url(name), **options)
+
+    @property
+    def dead_writers(self) -> dict[str, Any]:
+        """Storage options that judge every lease stale at once (for a world whose clock
+        the test cannot move): the shortest lease period there is."""
+        return {"stale_claim_after": 1e-9}
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass, for the store and every lease holder (worlds with
@@ -455,6 +466,11 @@ class ObjectStoreWorld(World):
         if self.leases:
             self.leases = False
             SIM_CLOCK.uninstall()
+
+    @property
+    def dead_writers(self) -> dict[str, Any]:
+        # Its claims count as abandoned at once, or time is advanced (`leases`).
+        return {}
 
     def advance(self, seconds: float) -> None:
         if not self.leases:
