@@ -653,17 +653,8 @@ _VANISHED = (
     "the commit reports success with a partial output; the writer must check that what it "
     "staged is still there (issue 13, G10): targets/fs/rename (the staging walk)"
 )
-_NOT_FOUND_ON_PUT = (
-    "ObjectNotFound (a 404 answered to a write) from a conditional put escapes at "
-    "targets/fs/objectstore/conditional.py:126"
-)
 KNOWN: dict[tuple[str, str, str], str] = {
     **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path")},
-    **{
-        (w, c, "not-found"): _NOT_FOUND_ON_PUT + " (the put of _SUCCESS by recover)"
-        for w in ("s3", "gcs")
-        for c in ("overwrite",)
-    },
 }
 """Escapes the sweep found outside the translation layer, to be fixed where they happen:
 (world, case, fault) -> what escapes, and where. Each is a strict xfail, which its fix flips."""

@@ -159,7 +159,7 @@ def complete_resolved(
     latter is a `CommitError` saying that nothing was published."""
     try:
         return store.complete_upload(key, upload_id, parts, if_absent=if_absent)
-    except NoSuchUpload:
+    except (NoSuchUpload, ObjectNotFound):  # a 404 to a completion: the upload is gone
         info = store.head(key)
         if info is not None and token_of(info) == token:
             return info.etag
