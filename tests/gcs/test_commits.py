@@ -332,6 +332,7 @@ def test_cleanup_removes_only_stale_temporaries(afs, base):
     write_dir(afs, f"{base}/table", {"p": b"p"})
     old = afs.staging(f"{base}/out.txt", directory=False)
     afs.fsspec.pipe_file(old.path.removeprefix("gs://"), b"abandoned")
+    old._lease.release()  # its process died: nobody renews its lease any more
     report = afs.cleanup(base, older_than=timedelta(hours=1))
     assert report.removed == [] and report.kept_recent == [old.path]
     # The store's clock (its Date header) counts whole seconds and an age is never rounded
@@ -342,7 +343,16 @@ def test_cleanup_removes_only_stale_temporaries(afs, base):
     assert report.removed == [old.path] and afs.exists(old.path.removeprefix("gs://"))
     report = afs.cleanup(base, older_than=timedelta(0))
     assert report.removed == [old.path]
-    assert keys(afs, base) == ["keep.csv", "table/_SUCCESS", "table/_targets_claim", "table/p"]
+    # Beside out.txt stays the record that fences the dead writer (its lease, taken over).
+    left = keys(afs, base)
+    fence = [k for k in left if k.startswith(".out.txt.targets-lease-")]
+    assert len(fence) == 1
+    assert [k for k in left if k not in fence] == [
+        "keep.csv",
+        "table/_SUCCESS",
+        "table/_targets_claim",
+        "table/p",
+    ]
 
 
 # -- bad input ------------------------------------------------------------------------------

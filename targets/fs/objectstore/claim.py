@@ -209,6 +209,8 @@ def claimed_error(
     if store.head(under(prefix) + SUCCESS) is not None:
         return TargetExistsError.taken(url)
     age = None if claim is None else claim.age()
+    if age is None and stale_after <= 0 and claim is not None:
+        age = 0.0  # every claim counts as abandoned at once, whatever its age
     if age is None:
         return TargetExistsError(
             f"{url} is being committed by another writer; this writer's output was "

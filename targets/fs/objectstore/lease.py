@@ -91,7 +91,10 @@ class LeaseView:
     @property
     def live(self) -> bool:
         """Whether the lease may still be held: renewed within its period, or of an age the
-        store does not tell (then it is never judged stale)."""
+        store does not tell (then it is never judged stale), unless the period is 0 (the
+        judge counts every holder as dead)."""
+        if self.period <= 0:
+            return False
         age = self.age
         return age is None or age < self.period
 
