@@ -502,6 +502,7 @@ def test_the_functions_behind_the_commands_work_on_hdfs(hdfs_root, hdfs_model):
     # A dead writer's leftover, judged with a lease period that has passed already (a
     # live writer's staging is kept for a period: tests/rename).
     dead = {**hdfs_root.options, "stale_claim_after": 1e-9}
+    time.sleep(0.01)  # the NameNode stamps milliseconds: let one pass after the leftover
     plan = targets.cleanup(hdfs_root.url, older_than=timedelta(0), dry_run=True, **dead)
     assert len(plan.removed) == 1 and ".daily.targets-tmp-" in plan.removed[0]
     before = snapshot(hdfs_root, "report.csv", "table")

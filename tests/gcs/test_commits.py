@@ -118,7 +118,9 @@ def test_no_request_of_a_directory_writer_is_visible_before_its_claim(afs, base,
     assert data == b"b" * (3 * PART + 5)
 
 
-def test_a_large_file_streams_as_a_resumable_session_finalised_at_commit(afs, base, requests):
+def test_a_large_file_streams_as_a_resumable_session_finalised_at_commit(gcs, base, requests):
+    # The default lease period (60 s): a writer that ends sooner renews nothing.
+    afs = GCSFS(gcs, part_size=PART)
     w = afs.open_output(f"{base}/big.bin")
     payload = bytes(range(256)) * (4 * PART // 256) + b"tail"
     for i in range(0, len(payload), 100_000):
