@@ -518,14 +518,7 @@ class S3FS(ObjectStoreFS):
             ok = self._conditional_ok(store, key or "x")
         if ok:
             return self.declared
-        return Capabilities(
-            noreplace_rename=False,
-            noreplace_rename_dir=False,
-            exclusive_create=False,
-            atomic_replace=True,
-            deferred_publish=True,
-            server_side_copy=True,
-        )
+        return self.unconditional
 
     @property
     def fsspec(self) -> Any:

@@ -124,6 +124,16 @@ class ObjectStoreFS(AtomicFS):
         deferred_publish=True,
         server_side_copy=True,
     )
+    unconditional: ClassVar[Capabilities] = Capabilities(
+        noreplace_rename=False,
+        noreplace_rename_dir=False,
+        exclusive_create=False,
+        atomic_replace=True,
+        deferred_publish=True,
+        server_side_copy=True,
+    )
+    """What a store keeps when the conditional-write probe found that it ignores
+    ``If-None-Match``: nothing exclusive."""
 
     def __init__(
         self,
