@@ -24,7 +24,7 @@ from typing import Any
 
 from targets.errors import TargetExistsError
 from targets.fs._names import SUCCESS, new_token, temp_name
-from targets.testing.machine import Strategy, WriterHandle, manifest_bytes
+from targets.testing.strategies import Strategy, WriterHandle, manifest_bytes
 from targets.testing.worlds import World
 
 __all__ = ["CheckThenRename", "CopyThenDelete", "NaiveMove"]
