@@ -11,6 +11,7 @@ from __future__ import annotations
 from targets import fs
 from targets._files import AtomicBinaryFile, AtomicTextFile
 from targets._inspect import OutputStatus, VerifyProblem, VerifyReport, status, verify
+from targets._job import Job
 from targets._target import DirectoryTarget, FileTarget, FlagTarget, cleanup, recover, target
 from targets.errors import (
     BackendNotInstalled,
@@ -45,6 +46,7 @@ __all__ = [
     "IncompleteCommit",
     "InvalidTarget",
     "IsADirectory",
+    "Job",
     "MissingParentDirectory",
     "NotADirectory",
     "OutputChanged",

@@ -20,6 +20,10 @@ from targets._inspect import _data_files
 from targets.errors import InvalidTarget, OutputChanged, TargetNotFound
 from targets.fs import _manifest
 from targets.fs._names import SUCCESS
+
+if TYPE_CHECKING:
+    from targets._job import Job
+
 from targets.fs.base import (
     AtomicFS,
     CleanupReport,
@@ -480,6 +484,18 @@ class DirectoryTarget(_TreeTarget):
         return self.fs.directory_writer(
             self.path, if_exists=self.if_exists, guarantee=self.guarantee, durable=self.durable
         )
+
+    def job(self) -> Job:
+        """A job writing this output from many workers, committed once (see `Job`).
+
+        Claims the output now: `TargetExistsError` at once if it is committed (unless
+        ``if_exists="overwrite"``) or claimed by a live writer or job; `IncompleteCommit` if
+        an earlier writer died holding it (``targets recover`` settles that). ``with
+        d.job() as job:`` aborts the job unless it was committed in the block.
+        """
+        from targets._job import Job
+
+        return Job(self)
 
     @contextlib.contextmanager
     def temporary_path(self) -> Iterator[str]:

@@ -42,6 +42,7 @@ from targets.fs.base import (
     Staging,
     WriterState,
 )
+from targets.fs.job import JobWriter, TaskRecord, TaskWriter
 
 __all__ = [
     "AtomicFS",
@@ -51,8 +52,11 @@ __all__ = [
     "FileWriter",
     "Guarantee",
     "IfExists",
+    "JobWriter",
     "PartRecord",
     "Staging",
+    "TaskRecord",
+    "TaskWriter",
     "WriterState",
     "CLAIM",
     "SUCCESS",

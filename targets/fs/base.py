@@ -31,10 +31,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
-from targets.errors import InvalidTarget
+from targets.errors import InvalidTarget, UnsupportedGuarantee
 
 if TYPE_CHECKING:
     import fsspec
+
+    from targets.fs.job import JobWriter, TaskId, TaskWriter
 
 __all__ = [
     "AtomicFS",
@@ -476,6 +478,33 @@ class AtomicFS(abc.ABC):
         durable: bool = True,
     ) -> Staging:
         """A staging path next to ``path`` for tools that write by path (``temporary_path``)."""
+
+    def job(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> JobWriter:
+        """Claim the directory output ``path`` for a job written by many workers
+        (`targets.fs.job`): `TargetExistsError` at once if it is committed (unless
+        ``if_exists="overwrite"``) or claimed by a live writer."""
+        raise UnsupportedGuarantee(
+            f"{type(self).__name__} cannot commit a job of many workers to {self.url(path)}; "
+            "write the output from one process with a directory writer",
+            self.url(path),
+        )
+
+    def job_task(
+        self, path: str, spec: Mapping[str, Any], task_id: TaskId, attempt: int = 0
+    ) -> TaskWriter:
+        """Open attempt ``attempt`` of task ``task_id`` of the job on ``path`` whose
+        `JobWriter.spec` is ``spec``, in any process."""
+        raise UnsupportedGuarantee(
+            f"{type(self).__name__} cannot write tasks of a job to {self.url(path)}",
+            self.url(path),
+        )
 
     @abc.abstractmethod
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:
