@@ -204,7 +204,7 @@ class TaskWriter(DirectoryWriter):
     @property
     def record(self) -> TaskRecord:
         """The attempt's record, once it ended cleanly."""
-        record: TaskRecord | None = getattr(self, "_record", None)
+        record: TaskRecord | None = getattr(self, "_task_record", None)
         if record is None:
             raise InvalidTarget(
                 f"task {self.task_id!r} (attempt {self.attempt}) of {self._log_path()} has "
@@ -217,7 +217,7 @@ class TaskWriter(DirectoryWriter):
     def commit(self) -> TaskRecord:  # type: ignore[override]
         """End the attempt; return its `TaskRecord` (nothing is published yet)."""
         record: TaskRecord = _Lifecycle.commit(self)
-        self._record = record
+        self._task_record = record
         return record
 
     def __repr__(self) -> str:
