@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
+import weakref
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -202,6 +203,18 @@ class _ModelFileReader(io.RawIOBase):
         return self._pos
 
 
+_LIVE_MODELS: weakref.WeakValueDictionary[int, HDFSModel] = weakref.WeakValueDictionary()
+
+
+def _live_model(key: int) -> HDFSModel:
+    model = _LIVE_MODELS.get(key)
+    if model is None:
+        raise RuntimeError(
+            "an HDFSModel lives in one process only: this pickle names one that is not here"
+        )
+    return model
+
+
 class HDFSModel:
     """An in-memory HDFS namespace behind the interface of ``hdfs_native.Client``.
 
@@ -229,6 +242,13 @@ class HDFSModel:
         self._before: dict[str, list[Callable[[HDFSModel], None]]] = {}
         self._observers: list[Callable[[HDFSModel, str, str], None]] = []
         self._observing = threading.local()
+        _LIVE_MODELS[id(self)] = self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and unpickled in one process, a model is the same namespace (as a client
+        of one cluster is, wherever it is unpickled): a pickled target or job keeps
+        reaching it. Another process has no such namespace: unpickling there fails."""
+        return (_live_model, (id(self),))
 
     def now_ms(self) -> int:
         """The NameNode's time now, in milliseconds (as modification times are)."""
