@@ -78,7 +78,8 @@ def test_nothing_of_any_task_is_visible_before_the_commit(root: StoreRoot) -> No
         d.files()
     assert visible(root, "table") == []
     manifest = job.commit(records)
-    assert sorted(f["name"] for f in manifest["files"]) == ["big-0.bin", "part-0.bin", "sub/part-1.bin"]
+    names = ["big-0.bin", "part-0.bin", "sub/part-1.bin"]
+    assert sorted(f["name"] for f in manifest["files"]) == names
     assert d.exists() and d.files() == ["big-0.bin", "part-0.bin", "sub/part-1.bin"]
     assert d.open("big-0.bin").read() == b"z" * BIG
     assert d.open("sub/part-1.bin").read() == b"one"
@@ -133,7 +134,7 @@ def test_two_tasks_writing_one_name_fail_the_commit_naming_it(root: StoreRoot) -
     d = targets.DirectoryTarget(root.child("t/"), **root.options)
     job = d.job()
     records = [write(job, i, {"same.bin": b"x" * BIG, f"own-{i}.bin": b"y"}) for i in range(2)]
-    with pytest.raises(targets.CommitError, match="same.bin"):
+    with pytest.raises(targets.CommitError, match=r"same\.bin"):
         job.commit(records)
     assert not d.exists() and visible(root, "t") == []
     assert everything(root) == []
@@ -153,7 +154,7 @@ def test_abort_leaves_the_output_absent_and_nothing_behind(root: StoreRoot) -> N
     job.abort()
     job.abort()  # twice is fine
     assert not d.exists() and everything(root) == []
-    with pytest.raises(targets.InvalidTarget, match="aborted|discarded"):
+    with pytest.raises(targets.InvalidTarget, match=r"aborted|discarded"):
         job.commit([])
     d.job().abort()  # and a new job can claim it
 
@@ -181,7 +182,7 @@ def test_a_task_that_raises_discards_its_files_at_once(root: StoreRoot) -> None:
     assert t.state is WriterState.DISCARDED
     assert [p for p in everything(root) if "doomed" in p] == []
     with pytest.raises(targets.InvalidTarget, match="no record"):
-        t.record
+        _ = t.record
     job.abort()
 
 
@@ -267,7 +268,8 @@ def test_tasks_run_in_other_processes_from_a_pickled_job(
     job = d.job()
     payload = job_bytes(job)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        pickled = pool.starmap(workers.write_part, [(payload, i, use_cloudpickle) for i in range(3)])
+        tasks = [(payload, i, use_cloudpickle) for i in range(3)]
+        pickled = pool.starmap(workers.write_part, tasks)
     job.commit([pickle.loads(p) for p in pickled])
     assert d.files() == [f"part-{i:04d}.txt" for i in range(3)]
     assert d.open("part-0002.txt").read() == b"task 2\n"
