@@ -5,6 +5,7 @@ recognisable by `targets cleanup`, and skipped by Hadoop, Spark and pyarrow list
 
     .<name>.targets-tmp-<token>     staging for the output <name>
     .<name>.targets-old-<token>     a replaced output on its way out
+    .<name>.targets-job-<token>     the staging area of a job of many workers (local, HDFS)
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ commit in progress, or one that was interrupted (`targets recover` settles it)."
 
 _MAX_NAME = 255
 _TEMP_RE = re.compile(
-    r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old|trash|lease)-(?P<token>[0-9a-f]{32})$"
+    r"^\.(?P<name>.*)\.targets-(?P<kind>tmp|old|trash|lease|job)-(?P<token>[0-9a-f]{32})$"
 )
 """The hidden siblings of an output: ``tmp`` (a writer's staging), ``old`` (an output an
 overwrite renamed aside), ``trash`` (a stale temporary that cleanup renamed before deleting
-it), ``lease`` (the lease of a long-lived object-store writer, before its claim)."""
+it), ``lease`` (the lease of a long-lived object-store writer, before its claim), ``job`` (the
+staging area of a job of many workers on a rename store, `targets.fs.rename.job`)."""
 
 
 def new_token() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import shutil
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import IO, Any, ClassVar
 
@@ -35,7 +36,9 @@ from targets.fs.base import (
     check_guarantee,
     check_if_exists,
 )
+from targets.fs.job import JobWriter, TaskId, TaskWriter
 from targets.fs.rename import maintenance
+from targets.fs.rename.job import RenameJobWriter, open_task
 from targets.fs.rename.lease import LEASE_PERIOD
 from targets.fs.rename.publish import Evidence, publish_noreplace, sibling
 from targets.fs.rename.store import RenameStore, RenameUnsupported
@@ -323,3 +326,24 @@ class RenameFS(AtomicFS):
             guarantee=guarantee,
             durable=durable,
         )
+
+    def job(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> JobWriter:
+        """Claim ``path`` for a job of many workers (`targets.fs.rename.job`): its claim
+        ``.<name>.targets-jobclaim`` and its staging ``.<name>.targets-job-<token>``."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        p = self._p(path)
+        self._require_rename(p, guarantee, directory=True)
+        return RenameJobWriter(self, p, if_exists=if_exists, guarantee=guarantee, durable=durable)
+
+    def job_task(
+        self, path: str, spec: Mapping[str, Any], task_id: TaskId, attempt: int = 0
+    ) -> TaskWriter:
+        return open_task(self, self._p(path), spec, task_id, attempt)

@@ -1,5 +1,6 @@
 """Housekeeping of rename-based outputs: `cleanup` of stale temporaries and `recover` of an
-overwrite interrupted between its two renames. Neither touches committed data or anything
+overwrite interrupted between its two renames, or of a job whose driver died
+(`targets.fs.rename.jobclaim`). Neither touches committed data or anything
 whose name is not one of this library's temporaries (G8), nor a live writer's work (G10):
 ages are judged in the store's own clock against the stamps of writers' leases
 (`targets.fs.rename.lease`)."""
@@ -13,13 +14,22 @@ from datetime import timedelta
 from targets.errors import InvalidTarget, TargetNotFound
 from targets.fs._names import new_token, parse_temp_name, temp_name
 from targets.fs.base import CleanupReport, RecoverHow
+from targets.fs.rename.jobclaim import (
+    Judged,
+    claim_path,
+    claimed_output,
+    job_dir,
+    judge,
+    remove_claim,
+    to_trash,
+)
 from targets.fs.rename.lease import LEASE_PERIOD, lease_marker
 from targets.fs.rename.publish import Evidence, publish_noreplace
 from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
 
 __all__ = ["cleanup", "recover"]
 
-_KINDS = ("tmp", "old", "trash", "lease")
+_KINDS = ("tmp", "old", "trash", "lease", "job")
 
 
 def _own_temporaries(store: RenameStore, path: str, kinds: tuple[str, ...]) -> list[Entry]:
@@ -39,12 +49,19 @@ def _own_temporaries(store: RenameStore, path: str, kinds: tuple[str, ...]) -> l
     return found
 
 
-def _temporaries_under(store: RenameStore, path: str, found: dict[str, Entry]) -> None:
+def _temporaries_under(
+    store: RenameStore, path: str, found: dict[str, Entry], claims: list[str]
+) -> None:
+    """Add the temporaries under ``path`` to ``found``, and the outputs whose job claims
+    are under it to ``claims``."""
     there = store.stat(path)
     if there is None or not there.is_dir:
         return
     for entry in store.walk(path):
         if parse_temp_name(posixpath.basename(entry.path)) is None:
+            output = claimed_output(entry.path)
+            if output is not None:
+                claims.append(output)
             continue
         if any(entry.path.startswith(t.rstrip("/") + "/") for t in found):
             continue  # inside a temporary already found: it goes with it
@@ -59,7 +76,7 @@ def _stamped(store: RenameStore, temp: str, kind: str, *, deep: bool = True) -> 
     if got is None:
         return None
     newest = got.mtime
-    if deep and got.is_dir:
+    if deep and got.is_dir and kind != "job":  # a job's staging is judged by its lease
         for inner in store.walk(temp):
             newest = max(newest, inner.mtime)
     if kind in ("tmp", "old"):
@@ -99,8 +116,9 @@ def cleanup(
     dry_run: bool = False,
     period: float = LEASE_PERIOD,
 ) -> CleanupReport:
-    """Remove stale temporaries (``.<name>.targets-(tmp|old|trash|lease)-<token>``) beside
-    ``path`` and anywhere under it.
+    """Remove stale temporaries (``.<name>.targets-(tmp|old|trash|lease|job)-<token>``)
+    beside ``path`` and anywhere under it, and the claims of stale jobs
+    (``.<name>.targets-jobclaim``).
 
     A temporary is stale when the store stamped nothing on it (inside it, or on its lease
     marker) for ``older_than`` and for the lease ``period``, judged against the store's own
@@ -109,21 +127,63 @@ def cleanup(
     overwrite renamed aside and stamped within that period (`recover` may need it). A stale
     temporary is renamed to a unique trash name first and then deleted; if that rename finds
     it gone (renamed into place meanwhile) it is skipped. Only names of those forms are
-    removed.
+    removed. A job is judged by its lease (the stamps on its staging directory and its
+    claim, against the longer of ``period`` and the period the job recorded): a live job's
+    staging and claim are kept; a stale job's staging is removed first, then its claim.
     """
     report = CleanupReport(dry_run=dry_run)
+    claims: list[str] = []
     with store.map_errors(path, "list"):
         found = {e.path: e for e in _own_temporaries(store, path, _KINDS)}
-        _temporaries_under(store, path, found)
+        _temporaries_under(store, path, found, claims)
+    keep_for = max(older_than.total_seconds(), period)
+    live_jobs = _settle_jobs(store, [path, *claims], keep_for, report)
+    found = {p: e for p, e in found.items() if p not in live_jobs}
     if not found:
         return report
     first = min(found)
     with store.map_errors(first, "read the store's time beside"):
         now = store.now(posixpath.dirname(first))
-    keep_for = max(older_than.total_seconds(), period)
     for temp in sorted(found):
         _settle(store, temp, now, keep_for, report)
     return report
+
+
+def _settle_jobs(
+    store: RenameStore, outputs: list[str], keep_for: float, report: CleanupReport
+) -> set[str]:
+    """Judge the job claims of ``outputs``: keep a live job (return its staging, which the
+    caller must leave alone), roll a stale one back unless a dry run."""
+    live: set[str] = set()
+    for output in dict.fromkeys(outputs):
+        if output == "/":
+            continue
+        with store.map_errors(output, "look at the job claim of"):
+            judged = judge(store, output, keep_for)
+        if judged is None:
+            continue
+        staging = job_dir(output, judged.token) if judged.token else None
+        if judged.live:
+            report.kept_recent.append(store.shown(claim_path(output)))
+            if staging is not None:
+                live.add(staging)
+            continue
+        if not report.dry_run:
+            _roll_back(store, output, judged)
+        report.removed.append(store.shown(claim_path(output)))
+    return live
+
+
+def _roll_back(store: RenameStore, output: str, judged: Judged) -> None:
+    """Remove a job's staging (every attempt in it), then its claim: once the claim is
+    gone, nothing of the job is left that its driver could publish."""
+    name = posixpath.basename(output)
+    with store.map_errors(output, "roll back the job of"):
+        if judged.token is not None:
+            doomed = to_trash(store, job_dir(output, judged.token), name)
+            if doomed is not None:
+                store.delete(doomed)
+        remove_claim(store, output, judged.token)
 
 
 def _settle(
@@ -168,6 +228,9 @@ def recover(
     made it) within the lease ``period``, judged in the store's clock, is refused unless
     ``force``: that overwrite may still be running. Rename-based commits settle one way only
     (``how="auto"``).
+
+    A job's claim on ``path`` comes first: a stale job is rolled back (its staging, with
+    every attempt, then its claim); a live one is refused, named, unless ``force``.
     """
     shown = store.shown(path)
     if how != "auto":
@@ -176,6 +239,25 @@ def recover(
             "they recover one way only (how='auto')",
             shown,
         )
+    with store.map_errors(path, "recover"):
+        judged = None if path == "/" else judge(store, path, period)
+    if judged is None:
+        return _recover_aside(store, path, force=force, period=period)
+    if judged.live and not force:
+        return (
+            f"not recovered: {shown} is claimed by a live {judged.holder()}; nothing was "
+            "changed. Wait for that job, or pass force=True if it is known to be dead"
+        )
+    _roll_back(store, path, judged)
+    rest = _recover_aside(store, path, force=force, period=period)
+    return (
+        f"rolled back the {judged.holder()}: its staging, every task attempt in it, and its "
+        f"claim on {shown} are removed; {rest}"
+    )
+
+
+def _recover_aside(store: RenameStore, path: str, *, force: bool, period: float) -> str:
+    shown = store.shown(path)
     with store.map_errors(path, "recover"):
         if store.stat(path) is not None:
             return f"nothing to recover at {shown}: it exists"

@@ -1,0 +1,529 @@
+"""Many workers, one commit, on a rename store (local disks, HDFS): `RenameJobWriter` and
+`RenameTaskWriter` (docs/protocols.md, "Jobs").
+
+The job claims its output by publishing ``.<name>.targets-jobclaim`` with a rename that
+refuses to replace (`targets.fs.rename.jobclaim`), and stages in its own hidden directory
+``.<name>.targets-job-<token>``, leased by the driver while the job is open. Each task
+attempt writes its own directory in there, named by `task_label`. The commit is a short
+pipeline of named steps, each a method of `RenameJobWriter`: choose the attempts, load
+their file lists, check for collisions, verify the files are still staged, assemble the
+chosen files by rename into one tree, seal it with ``_SUCCESS``, fence (the job still holds
+its lease and its claim), publish the tree with the family's one rename, release the
+job's staging and claim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from targets.errors import (
+    CommitError,
+    IncompleteCommit,
+    InvalidTarget,
+    TargetExistsError,
+    TargetNotFound,
+)
+from targets.fs import _manifest
+from targets.fs._lease import LeaseLost
+from targets.fs._names import SUCCESS, check_relative_name, new_token, temp_name
+from targets.fs.base import Guarantee, IfExists, PartRecord
+from targets.fs.job import (
+    JobWriter,
+    TaskId,
+    TaskRecord,
+    TaskWriter,
+    check_no_collision,
+    check_task_id,
+    choose_attempts,
+    task_label,
+)
+from targets.fs.rename.jobclaim import (
+    claim_doc,
+    claim_path,
+    job_dir,
+    judge,
+    read_claim,
+    remove_claim,
+    to_trash,
+)
+from targets.fs.rename.lease import StagingLease, is_inner_marker
+from targets.fs.rename.publish import Evidence, before_publish, publish_noreplace
+from targets.fs.rename.store import RenameStore, RenameUnsupported
+from targets.fs.rename.writers import HashingSink, _publish_own, create_own, prepare
+
+if TYPE_CHECKING:
+    from targets.fs.rename.fs import RenameFS
+
+__all__ = ["SPEC_FORMAT", "SPILL_AT", "RenameJobWriter", "RenameTaskWriter", "open_task"]
+
+SPEC_FORMAT = "targets-rename-job"
+SPEC_VERSION = 1
+SPILL_FORMAT = "targets-task-files"
+SPILL_VERSION = 1
+SPILL_AT = 512 * 1024
+"""A record whose JSON would pass this many bytes keeps its file list in the spill file."""
+SPILL_NAME = ".targets-task-files.json"
+"""The spill file, at the top of an attempt's directory (never part of the output)."""
+_CLAIM_STAGED = ".targets-claim.json"
+"""The claim document inside the job's staging, before it is published as the claim."""
+
+
+class RenameTaskWriter(TaskWriter):
+    """One attempt of one task: its own directory in the job's staging, writable at once."""
+
+    def __init__(
+        self,
+        fs: RenameFS,
+        path: str,
+        job_token: str,
+        task_id: TaskId,
+        attempt: int,
+        *,
+        durable: bool,
+    ) -> None:
+        super().__init__()
+        store = fs.store
+        self._fs = fs
+        self._store = store
+        self.final = store.shown(path)
+        self.job_token = job_token
+        self.task_id = check_task_id(task_id)
+        self.attempt = attempt
+        self.attempt_token = new_token()
+        self.token = self.attempt_token
+        self._label = task_label(task_id, attempt, self.attempt_token)
+        self._dir = posixpath.join(job_dir(path, job_token), self._label)
+        self.path = store.shown(self._dir)
+        self.log_protocol = store.manifest_protocol
+        self._durable = durable
+        self._parts: dict[str, PartRecord] = {}
+        self._open: dict[str, IO[Any]] = {}
+        try:
+            with store.map_errors(self._dir, "open the task attempt"):
+                store.mkdir(self._dir)
+        except (TargetNotFound, FileNotFoundError):
+            self._never_started()
+            raise self._job_over("open") from None
+        except BaseException:
+            self._never_started()
+            raise
+
+    def _job_over(self, action: str) -> CommitError:
+        return CommitError(
+            f"cannot {action} task {self.task_id!r} (attempt {self.attempt}) of the job "
+            f"{self.job_token} on {self.final}: the job's staging is gone, so the job is over "
+            "(committed, aborted, or rolled back by `targets recover` or a cleanup); run the "
+            "task in a job that is open",
+            self.final,
+        )
+
+    @property
+    def filesystem(self) -> Any:
+        return self._fs.fsspec
+
+    def open(self, name: str, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+        """Open the file ``name`` of this attempt for writing (size and sha256 recorded)."""
+        self._require_pending("open a file")
+        check_relative_name(name, self.final)
+        if name == SPILL_NAME:
+            raise InvalidTarget(f"file name {name!r} is reserved for task records", self.final)
+        if mode not in ("w", "wt", "wb"):
+            raise InvalidTarget(
+                f"mode {mode!r} is not a write mode for a file of {self.final}; use 'w' or 'wb'",
+                self.final,
+            )
+        if name in self._parts or name in self._open:
+            raise TargetExistsError(
+                f"{name} was already written by this task attempt ({self.final})", self.final
+            )
+        store = self._store
+        with store.map_errors(self._dir, "write"):
+            sink = store.create(posixpath.join(self._dir, name), parents=True)
+        raw = HashingSink(store, sink, f"{self.final}/{name}", name, self._record)
+        buffered = io.BufferedWriter(raw, store.write_buffer)
+        self._open[name] = buffered
+        return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
+
+    def _record(self, part: PartRecord) -> None:
+        self._open.pop(part.name, None)
+        self._parts[part.name] = part
+
+    def _commit(self) -> TaskRecord:
+        for f in list(self._open.values()):
+            f.close()
+        store = self._store
+        with store.map_errors(self._dir, "end the task attempt"):
+            if store.stat(self._dir) is None:
+                raise self._job_over("end")
+            files = self._listed()
+        record = TaskRecord(
+            job=self.job_token,
+            task_id=self.task_id,
+            attempt=self.attempt,
+            attempt_token=self.attempt_token,
+            files=tuple(files),
+            handle={"dir": self._label},
+        )
+        if record.encoded_size() <= SPILL_AT:
+            return record
+        return self._spill(record)
+
+    def _listed(self) -> list[PartRecord]:
+        """Every file in the attempt's directory, whoever wrote it (``open`` or a tool
+        writing under ``path``), with the sha256 of those written through ``open``."""
+        store, base = self._store, self._dir.rstrip("/") + "/"
+        files = []
+        for entry in store.walk(self._dir):
+            rel = entry.path[len(base) :]
+            top = "/" not in rel
+            if top and (rel == SPILL_NAME or is_inner_marker(rel)):
+                continue
+            if rel == SUCCESS:
+                if entry.is_dir:
+                    raise CommitError(
+                        f"task {self.task_id!r} of {self.final} wrote a directory named "
+                        f"{SUCCESS}; that name is reserved for the manifest, rename it",
+                        self.final,
+                    )
+                continue  # a tool's own marker: the job writes the output's
+            if entry.kind != "file":
+                continue
+            known = self._parts.get(rel)
+            if known is None or known.size != entry.size:
+                known = PartRecord(rel, entry.size)
+            files.append(known)
+        return files
+
+    def _spill(self, record: TaskRecord) -> TaskRecord:
+        doc = {
+            "format": SPILL_FORMAT,
+            "version": SPILL_VERSION,
+            "job": record.job,
+            "attempt_token": record.attempt_token,
+            "files": record.to_json()["files"],
+        }
+        spill = posixpath.join(self._dir, SPILL_NAME)
+        store = self._store
+        with (
+            store.map_errors(spill, "record the files of the task in"),
+            HashingSink(store, store.create(spill), store.shown(spill)) as out,
+        ):
+            out.write(json.dumps(doc, separators=(",", ":")).encode())
+        return TaskRecord(
+            job=record.job,
+            task_id=record.task_id,
+            attempt=record.attempt,
+            attempt_token=record.attempt_token,
+            spilled=f"{self._label}/{SPILL_NAME}",
+            handle=record.handle,
+        )
+
+    def _discard(self) -> None:
+        for f in list(self._open.values()):
+            with contextlib.suppress(Exception):
+                f.close()
+        with contextlib.suppress(Exception):
+            self._store.delete(self._dir)
+
+
+def open_task(
+    fs: RenameFS, path: str, spec: Mapping[str, Any], task_id: TaskId, attempt: int
+) -> RenameTaskWriter:
+    """Attempt ``attempt`` of task ``task_id`` of the job whose `RenameJobWriter.spec` is
+    ``spec``, in any process (no lease needed)."""
+    shown = fs.store.shown(path)
+    if (
+        not isinstance(spec, Mapping)
+        or spec.get("format") != SPEC_FORMAT
+        or spec.get("version") != SPEC_VERSION
+        or not isinstance(spec.get("job"), str)
+    ):
+        raise InvalidTarget(
+            f"not the spec of a job on {shown} (format {SPEC_FORMAT!r}, version "
+            f"{SPEC_VERSION}): {spec!r}",
+            shown,
+        )
+    return RenameTaskWriter(
+        fs, path, spec["job"], task_id, attempt, durable=bool(spec.get("durable", True))
+    )
+
+
+class RenameJobWriter(JobWriter):
+    """The driver's side of a job on a rename store; see the module doc for its steps."""
+
+    def __init__(
+        self,
+        fs: RenameFS,
+        path: str,
+        *,
+        if_exists: IfExists,
+        guarantee: Guarantee,
+        durable: bool,
+    ) -> None:
+        store = fs.store
+        self._fs = fs
+        self._store = store
+        self.path = path
+        self.token = new_token()
+        self._shown = store.shown(path)
+        self._if_exists = if_exists
+        self._guarantee = guarantee
+        self._durable = durable
+        self._dir = job_dir(path, self.token)
+        prepare(store, path, directory=True, if_exists=if_exists, durable=durable)
+        create_own(store, self._dir, path, "open a job on", durable=durable, directory=True)
+        try:
+            self._take_claim()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                store.delete(self._dir)
+            raise
+        self._lease = StagingLease(store, self._dir, path, fs.lease_period)
+
+    # -- the claim ------------------------------------------------------------------------
+
+    def _take_claim(self) -> None:
+        """Publish the claim document at the claim's fixed name, never replacing one."""
+        store = self._store
+        staged = posixpath.join(self._dir, _CLAIM_STAGED)
+        data = json.dumps(claim_doc(self.token, self._fs.lease_period), indent=1).encode()
+        with store.map_errors(self.path, "claim"):
+            with HashingSink(store, store.create(staged), self._shown) as out:
+                out.write(data)
+            entry = store.stat(staged)
+        assert entry is not None  # just written
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            publish_noreplace(
+                store,
+                staged,
+                claim_path(self.path),
+                Evidence(entry, sha256=sha),
+                guarantee=self._guarantee,
+            )
+        except TargetExistsError:
+            raise self._refused() from None
+        if self._durable:
+            with store.map_errors(self.path, "claim"):
+                store.sync_dir(posixpath.dirname(self.path))
+
+    def _refused(self) -> TargetExistsError | IncompleteCommit:
+        store = self._store
+        with store.map_errors(self.path, "look at the claim on"):
+            judged = judge(store, self.path, self._fs.lease_period)
+        if judged is None or judged.live:
+            whose = "another job" if judged is None else judged.holder()
+            return TargetExistsError(
+                f"{self._shown} is claimed by a live job ({whose}); this job was not opened. "
+                "Wait for that job to commit or abort, or write elsewhere",
+                self._shown,
+            )
+        return IncompleteCommit(
+            f"{self._shown} is claimed by {judged.holder()}, so that job died or is stuck "
+            f"without committing. Run `targets recover {self._shown}` to roll it back, then "
+            "open the job again",
+            self._shown,
+        )
+
+    # -- the job's API --------------------------------------------------------------------
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "format": SPEC_FORMAT,
+            "version": SPEC_VERSION,
+            "job": self.token,
+            "durable": self._durable,
+        }
+
+    def task(self, task_id: TaskId, attempt: int = 0) -> RenameTaskWriter:
+        self._require_pending("open a task of")
+        return RenameTaskWriter(
+            self._fs, self.path, self.token, task_id, attempt, durable=self._durable
+        )
+
+    def _commit(self, records: Sequence[TaskRecord]) -> dict[str, Any]:
+        chosen, _others = choose_attempts(records, self.token, self._shown)
+        files = [self._files_of(record) for record in chosen]
+        check_no_collision(
+            (
+                (part.name, record)
+                for record, parts in zip(chosen, files, strict=True)
+                for part in parts
+            ),
+            self._shown,
+        )
+        with before_publish(self._shown):
+            self._verify(chosen, files)
+            self._fence(last=False)
+            tree = self._assemble(chosen, files)
+            manifest = self._seal(tree, [p for parts in files for p in parts])
+            self._fence(last=True)
+            with self._store.map_errors(self.path, "commit"):
+                staged = self._store.stat(tree)
+        if staged is None:
+            raise self._taken_over("its assembled output is gone")
+        _publish_own(
+            self._store,
+            tree,
+            self.path,
+            Evidence(staged, token=self.token),
+            if_exists=self._if_exists,
+            guarantee=self._guarantee,
+            durable=self._durable,
+        )
+        self._release()
+        return manifest
+
+    def _abort(self) -> None:
+        self._release()
+
+    # -- the steps of a commit ------------------------------------------------------------
+
+    def _files_of(self, record: TaskRecord) -> tuple[PartRecord, ...]:
+        """The files of ``record``: in it, or in its spill file."""
+        if record.spilled is None:
+            return record.files
+        store = self._store
+        label = task_label(record.task_id, record.attempt, record.attempt_token)
+        spill = posixpath.join(self._dir, label, SPILL_NAME)
+        try:
+            with (
+                store.map_errors(spill, "read the files of a task from"),
+                store.open_read(spill) as f,
+            ):
+                doc = json.loads(f.read())
+        except (TargetNotFound, ValueError):
+            doc = None
+        if (
+            not isinstance(doc, dict)
+            or doc.get("format") != SPILL_FORMAT
+            or doc.get("attempt_token") != record.attempt_token
+        ):
+            raise CommitError(
+                f"job commit of {self._shown}: the file list of task {record.task_id!r} "
+                f"(attempt {record.attempt}) in {store.shown(spill)} is gone or unreadable; "
+                "nothing was published and the job was aborted",
+                self._shown,
+            )
+        return TaskRecord.from_json(
+            {**record.to_json(), "files": doc["files"], "spilled": None}
+        ).files
+
+    def _verify(self, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]) -> None:
+        """Every chosen file is still staged, at the size its record says."""
+        store = self._store
+        for record, parts in zip(chosen, files, strict=True):
+            attempt_dir = posixpath.join(
+                self._dir, task_label(record.task_id, record.attempt, record.attempt_token)
+            )
+            with store.map_errors(attempt_dir, "verify the files of a task in"):
+                there = store.stat(attempt_dir)
+                walked = store.walk(attempt_dir) if there is not None and there.is_dir else []
+            base = attempt_dir + "/"
+            sizes = {e.path[len(base) :]: e.size for e in walked if e.kind == "file"}
+            for part in parts:
+                check_relative_name(part.name, self._shown)
+                if sizes.get(part.name) != part.size:
+                    got = sizes.get(part.name)
+                    state = "is gone" if got is None else f"holds {got} bytes"
+                    raise CommitError(
+                        f"job commit of {self._shown}: task {record.task_id!r} (attempt "
+                        f"{record.attempt}) wrote {part.name!r} ({part.size} bytes), but its "
+                        f"staged copy in {store.shown(attempt_dir)} {state} (removed by a "
+                        "cleanup, or written again by a straggler?); nothing was published and "
+                        "the job was aborted",
+                        self._shown,
+                    )
+
+    def _fence(self, *, last: bool) -> None:
+        """The job still holds its lease and its claim. ``last`` (right before publishing)
+        stops renewing and makes sure half a period is left (`StagingLease.check`)."""
+        if last:
+            self._lease.check()
+        else:
+            try:
+                self._lease.lease.ensure()
+            except LeaseLost as exc:
+                raise self._taken_over(f"its lease was lost ({exc})") from None
+        with self._store.map_errors(self.path, "check the claim on"):
+            doc = read_claim(self._store, self.path)
+        if doc is None:
+            raise self._taken_over("its claim is gone")
+        if doc.get("job") != self.token:
+            raise self._taken_over(f"its claim now belongs to job {doc.get('job', '?')}")
+
+    def _taken_over(self, what: str) -> CommitError:
+        return CommitError(
+            f"cannot commit the job {self.token} on {self._shown}: {what}, so the job was "
+            "rolled back or taken over (by `targets recover`, a cleanup, or another job) while "
+            "it was paused; nothing was published, run the job again",
+            self._shown,
+        )
+
+    def _assemble(self, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]) -> str:
+        """Move the chosen files by rename into one tree in the job's staging; its path."""
+        store = self._store
+        tree = posixpath.join(self._dir, temp_name(posixpath.basename(self.path), self.token))
+        made = {""}
+        with store.map_errors(tree, "assemble the output in"):
+            store.mkdir(tree)
+            for record, parts in zip(chosen, files, strict=True):
+                attempt_dir = posixpath.join(
+                    self._dir, task_label(record.task_id, record.attempt, record.attempt_token)
+                )
+                for part in parts:
+                    _make_dirs(store, tree, posixpath.dirname(part.name), made)
+                    _move(store, posixpath.join(attempt_dir, part.name), tree + "/" + part.name)
+        return tree
+
+    def _seal(self, tree: str, parts: list[PartRecord]) -> dict[str, Any]:
+        """Write ``_SUCCESS`` with the manifest into ``tree``; make it durable when asked."""
+        store = self._store
+        manifest = _manifest.build(self.token, parts, store.manifest_protocol)
+        with store.map_errors(tree, "write the manifest in"):
+            sink = store.create(posixpath.join(tree, SUCCESS))
+            with HashingSink(store, sink, self._shown) as out:
+                out.write(_manifest.encode(manifest))
+            if self._durable:
+                store.sync_tree(tree)
+        return manifest
+
+    def _release(self) -> None:
+        """End the lease; remove the claim (if still this job's), then the job's staging,
+        every attempt in it, reported or not. Errors are ignored: what is left is hidden,
+        and `cleanup` removes it once stale."""
+        lease = getattr(self, "_lease", None)
+        if lease is not None:
+            lease.end()
+        store = self._store
+        with contextlib.suppress(Exception):
+            remove_claim(store, self.path, self.token)
+        with contextlib.suppress(Exception):
+            doomed = to_trash(store, self._dir, posixpath.basename(self.path))
+            if doomed is not None:
+                store.delete(doomed)
+
+
+def _make_dirs(store: RenameStore, tree: str, rel: str, made: set[str]) -> None:
+    """Create the directory ``rel`` of ``tree`` and its missing parents (``made`` knows
+    which exist already)."""
+    if rel in made:
+        return
+    _make_dirs(store, tree, posixpath.dirname(rel), made)
+    store.mkdir(posixpath.join(tree, rel))
+    made.add(rel)
+
+
+def _move(store: RenameStore, src: str, dst: str) -> None:
+    """Rename the staged file ``src`` to ``dst`` in the job's own tree (a name no one else
+    writes, checked free of collisions)."""
+    try:
+        store.rename_noreplace(src, dst)
+    except RenameUnsupported:
+        store.rename_plain(src, dst)
