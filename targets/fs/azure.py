@@ -36,7 +36,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import IO, Any, BinaryIO, ClassVar
 
 from azure.core import MatchConditions
@@ -359,9 +359,15 @@ class AzureStore(objectstore.ObjectStore):
     def abort_upload(self, key: str, upload_id: str) -> None:
         """Best effort (see the class doc): delete the uncommitted blob if it holds only this
         upload's blocks; an upload that is gone is not an error."""
+        self.abort_uploads(key, [upload_id])
+
+    def abort_uploads(self, key: str, upload_ids: Collection[str]) -> None:
+        """Best effort: delete the uncommitted blob if it holds only these uploads' blocks."""
+        ids = set(upload_ids)
         with self._lock:
-            self._uploads.pop(upload_id, None)
-        if not _UPLOAD_RE.match(upload_id) or self.head(key) is not None:
+            for upload_id in ids:
+                self._uploads.pop(upload_id, None)
+        if not all(map(_UPLOAD_RE.match, ids)) or self.head(key) is not None:
             return  # committed there: its blocks go with the next commit, or in 7 days
         blob = self._blob(key)
         with (
@@ -370,7 +376,7 @@ class AzureStore(objectstore.ObjectStore):
         ):
             _, uncommitted = blob.get_block_list("uncommitted")
             owners = {(parse_block_id(b.id) or ("", 0))[0] for b in uncommitted}
-            if owners == {upload_id}:
+            if owners and owners <= ids:
                 blob.delete_blob()
 
     def list_uploads(self, prefix: str) -> Iterator[objectstore.UploadInfo]:

@@ -64,7 +64,7 @@ from targets.errors import (
     TargetExistsError,
     TargetNotFound,
 )
-from targets.fs import objectstore
+from targets.fs import _gcs_handover, objectstore
 from targets.fs._gcs_errors import BucketNotFound, map_errors
 from targets.fs.base import Capabilities
 from targets.fs.objectstore import ObjectStoreFS
@@ -401,6 +401,12 @@ class GCSStore(objectstore.ObjectStore):
         with self._lock:
             self._sessions.pop(upload_id, None)
         return generation
+
+    def hand_over_upload(self, key: str, upload_id: str) -> dict[str, str]:
+        return _gcs_handover.hand_over(self, key, upload_id)  # see targets.fs._gcs_handover
+
+    def adopt_upload(self, key: str, upload_id: str, handle: Mapping[str, str]) -> None:
+        _gcs_handover.adopt(self, key, upload_id, handle)
 
     async def _abort(self, upload_id: str) -> None:
         # GCS answers 499 to a cancelled session (gcsfs lets 499 through); a session that

@@ -227,6 +227,16 @@ class MemoryObjectStore(ObjectStore):
             del self._uploads[upload_id]
             return self._store(key, b"".join(chunks), upload.metadata, parts=len(parts))
 
+    def hand_over_upload(self, key: str, upload_id: str) -> dict[str, str]:
+        """Nothing is held back in this process (every part is in the store): ``{}``;
+        `NoSuchUpload` if the upload is gone, as a real store's next request would say."""
+        with self._lock:
+            self._upload(key, upload_id)
+        return {}
+
+    def adopt_upload(self, key: str, upload_id: str, handle: Mapping[str, str]) -> None:
+        """No request, nothing to hold: the upload's parts are in the store."""
+
     def abort_upload(self, key: str, upload_id: str) -> None:
         with self._lock:
             self.calls.append(("abort_upload", key, upload_id))

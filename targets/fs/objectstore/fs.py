@@ -72,7 +72,9 @@ from targets.fs.objectstore import cleanup as _cleanup
 from targets.fs.objectstore import recover as _recover
 from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
 from targets.fs.objectstore.conditional import copy_object, create_object
+from targets.fs.job import JobWriter, TaskId, TaskWriter, check_task_id
 from targets.fs.objectstore.delete import delete_output, delete_prefix
+from targets.fs.objectstore.job import ObjectJobWriter, ObjectTaskWriter, check_spec
 from targets.fs.objectstore.parallel import PUBLISH_THREADS
 from targets.fs.objectstore.publish import copy_directory
 from targets.fs.objectstore.store import (
@@ -555,6 +557,49 @@ class ObjectStoreFS(AtomicFS):
             before_commit=lambda: self._require_conditional(store, key, guarantee),
             stale_after=self.stale_claim_after,
             concurrency=self.publish_concurrency,
+        )
+
+    def job(
+        self,
+        path: str,
+        *,
+        if_exists: IfExists = "error",
+        guarantee: Guarantee = "strict",
+        durable: bool = True,
+    ) -> JobWriter:
+        """Claim the directory output ``path`` for a job of many workers now (see
+        `targets.fs.objectstore.job`): `TargetExistsError` if it is committed (unless
+        ``if_exists="overwrite"``) or claimed by a live writer or job, `IncompleteCommit` if
+        a dead one's claim is there."""
+        check_if_exists(if_exists)
+        check_guarantee(guarantee)
+        store, key = self.locate(path, "a job")
+        self._require_conditional(store, key, guarantee)
+        return ObjectJobWriter(
+            store,
+            key,
+            path,
+            lambda: self.fsspec,
+            if_exists=if_exists,
+            stale_after=self.stale_claim_after,
+            concurrency=self.publish_concurrency,
+        )
+
+    def job_task(
+        self, path: str, spec: Mapping[str, Any], task_id: TaskId, attempt: int = 0
+    ) -> TaskWriter:
+        """Open attempt ``attempt`` of task ``task_id`` of the job whose spec is ``spec``,
+        in any process; the attempt needs no lease."""
+        store, key = self.locate(path, "a job task")
+        token, if_exists = check_spec(spec, store.url(key))
+        return ObjectTaskWriter(
+            store,
+            key,
+            token,
+            check_task_id(task_id),
+            attempt,
+            lambda: self.fsspec,
+            exclusive=if_exists != "overwrite",
         )
 
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:

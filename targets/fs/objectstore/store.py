@@ -26,6 +26,10 @@ Store semantics the protocols rely on
   under `TOKEN_KEY`, so that an ambiguous outcome (a lost response, then "already exists"
   on the retry) can be resolved by reading the token back (G7).
 - Implementations are thread-safe: the protocols send requests in parallel.
+- An upload can be completed by another process than the one that created it: the creator
+  calls `ObjectStore.hand_over_upload` after its last part and passes what it returns, with
+  the upload id and parts, to the completing process, which calls
+  `ObjectStore.adopt_upload` before `ObjectStore.complete_upload` (the job commit does).
 
 Errors: an implementation raises the `StoreCondition` exceptions below for the outcomes the
 protocols act on, and `targets.errors` exceptions (with the URL and what to do) for
@@ -42,7 +46,7 @@ import builtins
 import dataclasses
 import datetime as _dt
 import email.utils
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import IO, BinaryIO
 
 from targets.fs._names import temp_name
@@ -235,6 +239,31 @@ class ObjectStore(abc.ABC):
     def abort_upload(self, key: str, upload_id: str) -> None:
         """Abort an upload and free its parts. An upload that is already gone is not an
         error."""
+
+    def hand_over_upload(self, key: str, upload_id: str) -> dict[str, str]:
+        """Called once after the last `upload_part` of an upload that another process will
+        complete (a task attempt of a job, whose driver publishes it): send what this
+        process holds back of it and return what the other process needs besides the upload
+        id and parts, small and JSON-able (passed to its `adopt_upload`). After it, this
+        process no longer completes the upload. ``{}`` for a store whose uploads are
+        completed from their id and parts alone (S3, Azure); GCS, which holds the last part
+        of a resumable session back, sends all of it but a remainder shorter than 256 KiB
+        and returns that remainder with the session's offset and checksum."""
+        return {}
+
+    def adopt_upload(self, key: str, upload_id: str, handle: Mapping[str, str]) -> None:
+        """Before `complete_upload` of an upload created in another process: take over what
+        that process's `hand_over_upload` returned (``handle``). No request is sent. A
+        store that needs nothing ignores it; `InvalidTarget` for a handle it cannot use."""
+        return None
+
+    def abort_uploads(self, key: str, upload_ids: Collection[str]) -> None:
+        """Abort several uploads to ``key`` at once, each as `abort_upload` does. A store
+        whose pending data belongs to the name rather than to an upload (Azure's staged
+        blocks) frees the name when only these uploads' data is there, which aborting them
+        one by one cannot see."""
+        for upload_id in upload_ids:
+            self.abort_upload(key, upload_id)
 
     @abc.abstractmethod
     def list_uploads(self, prefix: str) -> Iterator[UploadInfo]:
