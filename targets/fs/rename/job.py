@@ -26,6 +26,7 @@ from targets.errors import (
     CommitError,
     IncompleteCommit,
     InvalidTarget,
+    TargetError,
     TargetExistsError,
     TargetNotFound,
 )
@@ -358,14 +359,18 @@ class RenameJobWriter(JobWriter):
             ),
             self._shown,
         )
-        with before_publish(self._shown):
-            self._verify(chosen, files)
-            self._fence(last=False)
-            tree = self._assemble(chosen, files)
-            manifest = self._seal(tree, [p for parts in files for p in parts])
-            self._fence(last=True)
-            with self._store.map_errors(self.path, "commit"):
-                staged = self._store.stat(tree)
+        try:
+            with before_publish(self._shown):
+                self._verify(chosen, files)
+                self._fence(last=False)
+                tree = self._assemble(chosen, files)
+                manifest = self._seal(tree, [p for parts in files for p in parts])
+                self._fence(last=True)
+                with self._store.map_errors(self.path, "commit"):
+                    staged = self._store.stat(tree)
+        except TargetError as exc:
+            self._raise_if_taken_over(exc)
+            raise
         if staged is None:
             raise self._taken_over("its assembled output is gone")
         _publish_own(
@@ -457,6 +462,23 @@ class RenameJobWriter(JobWriter):
             raise self._taken_over("its claim is gone")
         if doc.get("job") != self.token:
             raise self._taken_over(f"its claim now belongs to job {doc.get('job', '?')}")
+
+    def _raise_if_taken_over(self, exc: TargetError) -> None:
+        """Say so if a step failed because the job was rolled back or taken over meanwhile
+        (its staging or its claim gone): that is the cause, not the step's error."""
+        if isinstance(exc, TargetExistsError) or "rolled back or taken over" in exc.message:
+            return
+        store = self._store
+        try:
+            with store.map_errors(self.path, "check the claim on"):
+                staging = store.stat(self._dir)
+                doc = read_claim(store, self.path)
+        except TargetError:
+            return
+        if staging is None:
+            raise self._taken_over("its staging is gone") from exc
+        if doc is None or doc.get("job") != self.token:
+            raise self._taken_over("its claim is gone or another job's") from exc
 
     def _taken_over(self, what: str) -> CommitError:
         return CommitError(

@@ -165,7 +165,8 @@ def _settle_jobs(
         staging = job_dir(output, judged.token) if judged.token else None
         if judged.live:
             report.kept_recent.append(store.shown(claim_path(output)))
-            if staging is not None:
+            if staging is not None and store.stat(staging) is not None:
+                report.kept_recent.append(store.shown(staging))
                 live.add(staging)
             continue
         if not report.dry_run:

@@ -1,0 +1,418 @@
+"""Jobs of many workers, one commit, on the rename stores: the local disk and the HDFS model.
+
+Each test runs on a real local directory and on `HDFSModel` (a NameNode namespace with a
+clock the test moves). A dead driver is simulated by stopping its lease (a dead process
+renews nothing) and letting the store's time pass beyond the lease period.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import targets
+from targets.errors import CommitError, IncompleteCommit, TargetExistsError, TargetNotFound
+from targets.fs.job import MAX_RECORD_BYTES, TaskRecord
+from targets.fs.rename.job import RenameJobWriter
+from targets.testing.hdfs_model import HDFSModel
+
+ZERO = timedelta(0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    kind: str
+    root: str
+    options: dict[str, Any]
+    let_time_pass: Callable[[float], None]
+    names: Callable[[], list[str]]
+    """Every name under the root, relative; directories end in '/'."""
+
+    def url(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def out(self, name: str = "table", **kwargs: Any) -> targets.DirectoryTarget:
+        return targets.DirectoryTarget(self.url(name) + "/", **kwargs, **self.options)
+
+
+def _local_world(tmp_path: Any) -> World:
+    root = str(tmp_path)
+
+    def let_time_pass(seconds: float) -> None:
+        for top, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = os.path.join(top, name)
+                st = os.lstat(path)
+                os.utime(path, (st.st_atime - seconds, st.st_mtime - seconds))
+
+    def names() -> list[str]:
+        out = []
+        for top, dirs, files in os.walk(root):
+            rel = os.path.relpath(top, root)
+            prefix = "" if rel == "." else rel + "/"
+            out += [prefix + d + "/" for d in dirs] + [prefix + f for f in files]
+        return sorted(out)
+
+    return World("local", root, {}, let_time_pass, names)
+
+
+def _hdfs_world() -> World:
+    clock = Clock()
+    model = HDFSModel(clock=clock)
+    model.mkdirs("/data", 0o755, True)
+
+    def let_time_pass(seconds: float) -> None:
+        clock.now += seconds
+
+    def names() -> list[str]:
+        return [n[len("/data/") :] if n.startswith("/data/") else n for n in model.tree("/data")]
+
+    return World("hdfs", "hdfs://model/data", {"client": model}, let_time_pass, names)
+
+
+@pytest.fixture(params=["local", "hdfs"])
+def world(request: Any, tmp_path: Any) -> World:
+    return _local_world(tmp_path) if request.param == "local" else _hdfs_world()
+
+
+def _hidden_left(world: World) -> list[str]:
+    return [n for n in world.names() if ".targets-" in n]
+
+
+def _visible_under(world: World, name: str) -> list[str]:
+    """Names under the output ``name`` with no hidden segment."""
+    prefix = name + "/"
+    found = []
+    for n in world.names():
+        if not n.startswith(prefix):
+            continue
+        segments = [s for s in n[len(prefix) :].split("/") if s]
+        if segments and not any(s[0] in "._" for s in segments):
+            found.append(n)
+    return found
+
+
+def _write(job: targets.Job, task_id: Any, name: str, data: bytes, attempt: int = 0) -> TaskRecord:
+    with job.task(task_id, attempt) as t:
+        with t.open(name, "wb") as f:
+            f.write(data)
+    return t.record
+
+
+def _read(d: targets.DirectoryTarget, name: str) -> bytes:
+    with d.fs.open_input(d.fs.join(d.path, name)) as f:
+        return f.read()
+
+
+def _kill(job: targets.Job) -> None:
+    """The driver dies: its lease is renewed no more."""
+    writer = job._writer
+    assert isinstance(writer, RenameJobWriter)
+    writer._lease.end()
+
+
+# -- commits ---------------------------------------------------------------------------------
+
+
+def test_duplicate_attempts_first_record_wins_and_the_others_are_gone(world: World) -> None:
+    """Two attempts of task 0 write different bytes; the record given first is published,
+    the other attempt's files are gone. Fails if the last record won, or if the losing
+    attempt's staging were left behind."""
+    d = world.out()
+    with d.job() as job:
+        late = _write(job, 0, "part-0", b"second attempt", attempt=1)
+        early = _write(job, 0, "part-0", b"first attempt", attempt=0)
+        one = _write(job, 1, "part-1", b"one")
+        manifest = job.commit([late, one, early])
+    assert _read(d, "part-0") == b"second attempt"
+    assert sorted(d.files()) == ["part-0", "part-1"]
+    assert [f["name"] for f in manifest["files"]] == ["part-0", "part-1"]
+    assert _hidden_left(world) == []
+    assert sorted(world.names()) == ["table/", "table/_SUCCESS", "table/part-0", "table/part-1"]
+
+
+def test_an_unreported_attempt_is_removed_at_commit(world: World) -> None:
+    """An attempt that ended but was never reported (its worker was lost) leaves nothing:
+    neither its files nor its directory. Fails if only reported attempts were cleaned."""
+    d = world.out()
+    with d.job() as job:
+        _write(job, 7, "lost-7", b"lost")
+        straggler = job.task(8)  # still open at the commit
+        with straggler.open("half-8", "wb") as f:
+            f.write(b"half")
+        kept = _write(job, 1, "part-1", b"one")
+        job.commit([kept])
+    assert d.files() == ["part-1"]
+    assert _hidden_left(world) == []
+    with pytest.raises(CommitError, match="job is over"):
+        straggler.commit()
+
+
+def test_nothing_is_visible_before_the_commit(world: World) -> None:
+    """Before the commit the output does not exist, lists nothing, and no non-hidden name
+    is under it; after it, only the data and ``_SUCCESS``."""
+    d = world.out()
+    with d.job() as job:
+        rec = _write(job, 0, "a/part-0", b"zero")
+        assert not d.exists()
+        with pytest.raises(TargetNotFound):
+            d.files()
+        assert _visible_under(world, "table") == []
+        assert [n for n in world.names() if not n.startswith(".")] == []
+        job.commit([rec])
+    assert d.exists()
+    assert sorted(world.names()) == ["table/", "table/_SUCCESS", "table/a/", "table/a/part-0"]
+
+
+def test_a_name_collision_fails_the_commit_and_a_fresh_job_works(world: World) -> None:
+    """Tasks 0 and 1 both write ``part``: `CommitError` naming it, the output absent, nothing
+    of the job left, and a new job commits right after. Fails if the second file replaced
+    the first silently."""
+    d = world.out()
+    with d.job() as job:
+        records = [_write(job, 0, "part", b"zero"), _write(job, 1, "part", b"one")]
+        with pytest.raises(CommitError, match="'part'"):
+            job.commit(records)
+    assert not d.exists() and _hidden_left(world) == []
+    with d.job() as job:
+        job.commit([_write(job, 0, "part", b"fresh")])
+    assert _read(d, "part") == b"fresh"
+
+
+def test_abort_leaves_nothing_and_a_fresh_job_works(world: World) -> None:
+    d = world.out()
+    job = d.job()
+    _write(job, 0, "part-0", b"zero")
+    job.abort()
+    assert not d.exists() and _hidden_left(world) == []
+    with d.job() as job:
+        job.commit([_write(job, 0, "part-0", b"again")])
+    assert d.files() == ["part-0"]
+
+
+def test_an_exception_in_a_task_discards_its_files_right_then(world: World) -> None:
+    """The attempt's directory is gone as soon as the ``with`` block raises, before the job
+    ends. Fails if the discard waited for the job's commit or abort."""
+    d = world.out()
+    with d.job() as job:
+        with pytest.raises(RuntimeError), job.task(3) as t:
+            with t.open("part-3", "wb") as f:
+                f.write(b"doomed")
+            raise RuntimeError("the task failed")
+        assert [n for n in world.names() if "i3-0-" in n] == []
+        job.commit([_write(job, 3, "part-3", b"retried", attempt=1)])
+    assert _read(d, "part-3") == b"retried"
+
+
+def test_tools_write_under_the_task_path(world: World) -> None:
+    """``t.path`` is writable at once: pyarrow writes Parquet there through
+    ``t.filesystem``, and (on the local disk) plain ``open`` writes beside it; both are
+    in the record and the output."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = world.out()
+    table = pa.table({"x": [1, 2, 3]})
+    with d.job() as job:
+        with job.task(0) as t:
+            pq.write_table(table, f"{t.path}/part-0.parquet", filesystem=t.filesystem)
+            if world.kind == "local":
+                with open(os.path.join(t.path, "plain.txt"), "w") as f:
+                    f.write("plain")
+        names = sorted(p.name for p in t.record.files)
+        job.commit([t.record])
+    expected = ["part-0.parquet", "plain.txt"] if world.kind == "local" else ["part-0.parquet"]
+    assert names == expected and sorted(d.files()) == expected
+    assert pq.read_table(pa.BufferReader(_read(d, "part-0.parquet"))).equals(table)
+
+
+def test_overwrite_replaces_a_committed_output(world: World) -> None:
+    d = world.out()
+    with d.writer() as w, w.open("old", "wb") as f:
+        f.write(b"old")
+    with world.out(if_exists="overwrite").job() as job:
+        job.commit([_write(job, 0, "new", b"new")])
+    assert d.files() == ["new"] and _hidden_left(world) == []
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def test_a_second_job_on_a_live_job_is_refused_naming_it(world: World) -> None:
+    d = world.out()
+    with d.job() as job:
+        with pytest.raises(
+            TargetExistsError, match=f"live job.*{job.token}.*process {os.getpid()}"
+        ):
+            d.job()
+        job.commit([_write(job, 0, "p", b"p")])
+    with pytest.raises(TargetExistsError):
+        d.job()  # committed now
+
+
+def test_a_job_on_a_committed_output_is_refused(world: World) -> None:
+    d = world.out()
+    with d.writer() as w, w.open("p", "wb") as f:
+        f.write(b"p")
+    with pytest.raises(TargetExistsError):
+        d.job()
+    assert _hidden_left(world) == []
+
+
+def test_a_second_job_on_a_dead_job_says_to_recover(world: World) -> None:
+    """The first driver died (no renewal for longer than the lease): the second job gets
+    `IncompleteCommit` naming ``targets recover``; recover rolls the dead job back,
+    its unreported attempt included, and a new job then commits."""
+    d = world.out()
+    dead = d.job()
+    _write(dead, 0, "never-reported", b"lost")
+    _kill(dead)
+    world.let_time_pass(120)
+    with pytest.raises(IncompleteCommit, match="targets recover"):
+        d.job()
+    message = targets.recover(d.url, **world.options)
+    assert "rolled back" in message and dead.token in message
+    assert _hidden_left(world) == []
+    with d.job() as job:
+        job.commit([_write(job, 0, "part-0", b"zero")])
+    assert d.files() == ["part-0"]
+
+
+def test_recover_refuses_a_live_job(world: World) -> None:
+    d = world.out()
+    with d.job() as job:
+        rec = _write(job, 0, "p", b"p")
+        message = targets.recover(d.url, **world.options)
+        assert "live" in message and job.token in message
+        job.commit([rec])
+    assert d.files() == ["p"]
+
+
+def test_cleanup_leaves_a_live_job_alone_and_removes_a_dead_one(world: World) -> None:
+    """``cleanup(older_than=0)`` keeps an idle live job whole (it then commits); a dead
+    job's staging and claim go. Fails if cleanup judged the job by ``older_than`` alone."""
+    d = world.out()
+    with d.job() as job:
+        rec = _write(job, 0, "p", b"p")
+        report = targets.cleanup(d.url, older_than=ZERO, **world.options)
+        assert report.removed == [] and len(report.kept_recent) >= 2
+        job.commit([rec])
+    assert d.files() == ["p"]
+    other = world.out("other")
+    dead = other.job()
+    _write(dead, 0, "q", b"q")
+    _kill(dead)
+    world.let_time_pass(120)
+    report = targets.cleanup(other.url, older_than=ZERO, **world.options)
+    assert any("targets-jobclaim" in r for r in report.removed)
+    assert _hidden_left(world) == []
+
+
+def test_a_single_writer_racing_a_job_one_wins(world: World) -> None:
+    """A directory writer commits while a job is open: the job's commit is then refused
+    (`TargetExistsError`) and leaves nothing; the writer's output stands (G3)."""
+    d = world.out()
+    job = d.job()
+    rec = _write(job, 0, "from-job", b"job")
+    with d.writer() as w, w.open("from-writer", "wb") as f:
+        f.write(b"writer")
+    with pytest.raises(TargetExistsError):
+        job.commit([rec])
+    assert d.files() == ["from-writer"] and _hidden_left(world) == []
+
+
+@pytest.mark.parametrize("pause_in", ["_verify", "_assemble", "_seal", "_fence"])
+def test_a_driver_paused_while_recover_forces_a_rollback_publishes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, pause_in: str
+) -> None:
+    """The driver pauses inside a step between choosing the attempts and publishing;
+    meanwhile another process runs ``recover(force=True)``. The commit raises `CommitError`
+    and no ``_SUCCESS`` appears. Fails if the driver published what it had staged (with
+    ``_fence`` paused after its check: if the publish did not depend on the staging that
+    recover removes)."""
+    d = world.out()
+    original = getattr(RenameJobWriter, pause_in)
+
+    def paused(self: RenameJobWriter, *args: Any, **kwargs: Any) -> Any:
+        if pause_in == "_fence":
+            result = original(self, *args, **kwargs)
+            if not kwargs.get("last"):
+                return result
+        else:
+            result = None
+        targets.recover(d.url, force=True, **world.options)  # the other process
+        return result if pause_in == "_fence" else original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RenameJobWriter, pause_in, paused)
+    with d.job() as job:
+        rec = _write(job, 0, "p", b"p")
+        with pytest.raises(CommitError):
+            job.commit([rec])
+    assert not d.exists()
+    assert [n for n in world.names() if n.endswith("_SUCCESS")] == []
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def test_the_record_of_twenty_thousand_files_stays_small(tmp_path: Any) -> None:
+    """A task writing 20,000 small files under ``t.path``: its record (JSON and pickle)
+    stays under 1 MiB because the file list is spilled beside the attempt; the commit
+    publishes every file. Fails if the record carried the list inline."""
+    world = _local_world(tmp_path)
+    d = world.out(durable=False)
+    with d.job() as job:
+        with job.task(0) as t:
+            os.makedirs(os.path.join(t.path, "sub"))
+            for i in range(20_000):
+                with open(os.path.join(t.path, "sub", f"part-{i:05d}"), "wb") as f:
+                    f.write(b"x")
+        rec = t.record
+        assert rec.spilled is not None and rec.files == ()
+        assert rec.encoded_size() < MAX_RECORD_BYTES
+        assert len(pickle.dumps(rec)) < MAX_RECORD_BYTES
+        manifest = job.commit([rec])
+    assert len(manifest["files"]) == 20_000
+    assert len(os.listdir(os.path.join(world.root, "table", "sub"))) == 20_000
+    assert _hidden_left(world) == []
+
+
+def _task_in_subprocess(args: tuple[bytes, int]) -> TaskRecord:
+    blob, task_id = args
+    job = pickle.loads(blob)
+    with job.task(task_id) as t:
+        with t.open(f"part-{task_id}", "wb") as f:
+            f.write(b"from %d" % os.getpid())
+    record: TaskRecord = t.record
+    return record
+
+
+@pytest.mark.parametrize("pickler", ["pickle", "cloudpickle"])
+def test_tasks_run_from_a_pickled_job_in_other_processes(tmp_path: Any, pickler: str) -> None:
+    """The job pickles small (no lease, no client); spawned processes open tasks from the
+    copy and return records; the driver commits them. Fails if the copy needed the
+    driver's lease or state."""
+    dumps = pickle.dumps if pickler == "pickle" else pytest.importorskip("cloudpickle").dumps
+    d = targets.DirectoryTarget(str(tmp_path / "table") + "/")
+    with d.job() as job:
+        blob = dumps(job)
+        assert len(blob) < 4096
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            records = pool.map(_task_in_subprocess, [(blob, i) for i in range(3)])
+        job.commit(records)
+    assert sorted(d.files()) == ["part-0", "part-1", "part-2"]
+    assert all(_read(d, f"part-{i}") != b"from %d" % os.getpid() for i in range(3))
