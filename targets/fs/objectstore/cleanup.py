@@ -12,7 +12,9 @@ writer holds a live lease (``.<name>.targets-lease-<token>``) stays; a stale one
 fenced (its lease taken over by one conditional write, so that the writer, if it wakes,
 fails its commit instead of publishing a partial output), then removed. While any writer of
 the output holds a live lease or claim, no upload of the output is aborted (uploads do not
-say whose they are).
+say whose they are). A job's hidden prefix (``<output>/_targets_job-<token>``: its attempts'
+staging and spilled records) stays while that job's claim is live, and is removed once stale
+otherwise (a straggler's leftovers after the commit, or a dead job's).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from targets.fs._names import CLAIM, SUCCESS, new_token, parse_temp_name, temp_n
 from targets.fs.base import CleanupReport
 from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
 from targets.fs.objectstore.delete import delete_listed, delete_version
+from targets.fs.objectstore.job import job_token_of_area
 from targets.fs.objectstore.lease import LeaseView, fence_unwritten, read_lease, take_over
-from targets.fs.objectstore.store import ObjectInfo, ObjectStore, UploadInfo, under
+from targets.fs.objectstore.store import ObjectInfo, ObjectStore, UploadInfo, token_of, under
 
 __all__ = ["cleanup"]
 
@@ -87,6 +90,7 @@ class _Sweep:
     stale_after: float
     report: CleanupReport
     concurrency: int | None
+    _claimant: tuple[str | None] | None = None
 
     def leases(self, staging: dict[str, list[ObjectInfo]]) -> list[tuple[str, LeaseView]]:
         """The writer leases beside the output, keyed by the staging root each covers."""
@@ -104,12 +108,23 @@ class _Sweep:
         return found
 
     def claim_is_live(self) -> bool:
-        """Whether the output's claim may belong to a commit in progress."""
-        d = self.scope.inside
-        claim = read_lease(self.store, d + CLAIM, self.stale_after, decode=False)
-        if claim is None or not claim.live:
-            return False
-        return self.store.head(d + SUCCESS) is None
+        """Whether the output's claim may belong to a commit (or job) in progress: it is
+        live, and no ``_SUCCESS`` of its own writer is there (an overwrite's claim, or a
+        job's, is live beside the ``_SUCCESS`` of the output it replaces)."""
+        return self.live_claimant() is not None
+
+    def live_claimant(self) -> str | None:
+        """The token of the writer or job whose live claim holds the output, if any."""
+        if self._claimant is None:
+            d = self.scope.inside
+            claim = read_lease(self.store, d + CLAIM, self.stale_after, decode=False)
+            token = None
+            if claim is not None and claim.live:
+                token = token_of(claim.info) or "?"
+                if token_of(self.store.head(d + SUCCESS)) == token:
+                    token = None  # committed by the claim's own writer
+            self._claimant = (token,)
+        return self._claimant[0]
 
     def upload(self, upload: UploadInfo, busy: bool) -> None:
         label = f"{self.store.url(upload.key)} (multipart upload {upload.upload_id})"
@@ -121,13 +136,24 @@ class _Sweep:
             self.store.abort_upload(upload.key, upload.upload_id)
 
     def staging(self, root: str, objects: list[ObjectInfo], lease: LeaseView | None) -> None:
-        """Remove one staging prefix if it is stale, fencing its writer first."""
+        """Remove one staging prefix if it is stale, fencing its writer first. A job's
+        hidden prefix stays while the job's claim is live; it has no lease of its own to
+        fence (the job's claim is its lease, left to `recover`)."""
+        job = job_token_of_area(root.rpartition("/")[2])
+        if job is not None:
+            if job == self.live_claimant():
+                self.report.kept_recent.append(self.store.url(root))
+                return
+            lease = None
         newest = [o.last_modified for o in objects if o.last_modified is not None]
         if not newest or max(newest) > self.cutoff or (lease is not None and lease.live):
             self.report.kept_recent.append(self.store.url(root))
             return
         self.report.removed.append(self.store.url(root))
         if self.report.dry_run:
+            return
+        if job is not None:
+            delete_listed(self.store, objects, concurrency=self.concurrency)
             return
         try:
             self._fence(root, lease)
@@ -215,6 +241,8 @@ class _Scope:
         this output's own name."""
         if key.startswith(self.inside):
             segs = key[len(self.inside) :].split("/")
+            if len(segs) > 1 and job_token_of_area(segs[0]) is not None:
+                return self.inside + segs[0]  # a job's hidden prefix
             for i, seg in enumerate(segs):
                 parsed = parse_temp_name(seg)
                 if parsed is not None and parsed[1] in _STAGING_KINDS:

@@ -68,11 +68,11 @@ from targets.fs.base import (
     check_guarantee,
     check_if_exists,
 )
+from targets.fs.job import JobWriter, TaskId, TaskWriter, check_task_id
 from targets.fs.objectstore import cleanup as _cleanup
 from targets.fs.objectstore import recover as _recover
 from targets.fs.objectstore.claim import STALE_CLAIM_AFTER
 from targets.fs.objectstore.conditional import copy_object, create_object
-from targets.fs.job import JobWriter, TaskId, TaskWriter, check_task_id
 from targets.fs.objectstore.delete import delete_output, delete_prefix
 from targets.fs.objectstore.job import ObjectJobWriter, ObjectTaskWriter, check_spec
 from targets.fs.objectstore.parallel import PUBLISH_THREADS

@@ -16,6 +16,10 @@ exist, and new writers are refused (`IncompleteCommit`). `recover` reads as its 
    `_roll_back` (remove what it lists that carries its token, then the claim).
 
 Nothing that the claim does not list, or that lacks its writer's token, is touched (G8).
+A job's claim (``"kind": "job"``) claims the whole output: rolling it either way also
+aborts every pending upload under the output and deletes the job's hidden prefix
+(``_targets_job-<token>``); a job that died before its commit chose attempts
+(``"stage": "tasks"``) is only ever rolled back.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from targets.fs.base import RecoverHow
 from targets.fs.objectstore.claim import STALE_CLAIM_AFTER, Entry, check_claim
 from targets.fs.objectstore.conditional import Taken, put_exclusive
 from targets.fs.objectstore.delete import delete_if_ours, delete_prefix
+from targets.fs.objectstore.job import discard_job_leftovers
 from targets.fs.objectstore.lease import (
     DocumentLease,
     LeaseView,
@@ -67,6 +72,9 @@ class _Claim:
     concurrency: int | None
     view: LeaseView
     """The claim as found, with its lease."""
+    job: str | None = None
+    """``"tasks"`` or ``"publish"`` for a job's claim (`targets.fs.objectstore.job`): the
+    job's other uploads and hidden prefix are settled too; None for a writer's."""
     lease: DocumentLease | None = None
     """The claim's lease, held by this recovery once it took the claim over."""
 
@@ -140,7 +148,9 @@ def _load_claim(
     staging = doc.get("staging")
     ours = isinstance(staging, str) and staging == staging_key(prefix, token)
     entries = [Entry.from_claim(f) for f in doc["files"]]
-    return _Claim(store, prefix, token, entries, staging if ours else None, concurrency, view)
+    job = str(doc.get("stage", "tasks")) if doc.get("kind") == "job" else None
+    staging = staging if ours else None
+    return _Claim(store, prefix, token, entries, staging, concurrency, view, job)
 
 
 def _find_lost(claim: _Claim) -> list[str]:
@@ -167,7 +177,16 @@ def _still_available(store: ObjectStore, entry: Entry, pending: set[str]) -> boo
 
 
 def _goes_forward(claim: _Claim, how: str, lost: list[str]) -> bool:
-    """Whether to roll forward; `CommitError` for ``how="forward"`` with files lost."""
+    """Whether to roll forward; `CommitError` for ``how="forward"`` with files lost, or of
+    a job that never chose its attempts."""
+    if claim.job == "tasks":
+        if how == "forward":
+            raise CommitError(
+                f"cannot roll {claim.url} forward: its job died before it committed (no "
+                "attempt was chosen); run recover with how='back' and run the job again",
+                claim.url,
+            )
+        return False
     if how == "forward" and lost:
         raise CommitError(
             f"cannot roll {claim.url} forward: {len(lost)} file(s) of the claim are gone "
@@ -202,7 +221,15 @@ def _roll_forward(claim: _Claim) -> str:
         ) from None
     if claim.staging is not None:
         delete_prefix(store, claim.staging, concurrency=claim.concurrency)
+    _settle_job(claim)
     return f"rolled {url} forward: published {len(claim.entries)} file(s) and {SUCCESS}"
+
+
+def _settle_job(claim: _Claim) -> None:
+    """For a job's claim: abort every other pending upload under the output (its attempts'
+    that were not chosen or never reported) and delete the job's hidden prefix."""
+    if claim.job is not None:
+        discard_job_leftovers(claim.store, claim.prefix, claim.token, concurrency=claim.concurrency)
 
 
 def _roll_back(claim: _Claim) -> str:
@@ -216,6 +243,7 @@ def _roll_back(claim: _Claim) -> str:
         removed += delete_if_ours(store, d + e.name, token)
     if claim.staging is not None:
         delete_prefix(store, claim.staging, concurrency=claim.concurrency)
+    _settle_job(claim)
     assert claim.lease is not None
     claim.lease.release()
     try:
