@@ -27,7 +27,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import IO, TYPE_CHECKING, Any, Literal, Union
 
 from targets._target import DirectoryTarget
 from targets.errors import BackendNotInstalled, InvalidTarget, OutputChanged
@@ -159,7 +159,7 @@ def read_parquet(
     names.sort(key=_file_order)
     reader = _PartReader(table, _digest(manifest), _hive_keys(names), dict(kwargs))
     with table.open(names[0]) as first:
-        meta = reader.frame(pq.read_schema(first).empty_table(), names[0])
+        meta = reader.frame(pq.read_schema(_random_access(first)).empty_table(), names[0])
     frame: dd.DataFrame = dd.from_map(reader, names, meta=meta, label="targets-read-parquet")
     return frame[list(columns)] if columns is not None else frame
 
@@ -294,7 +294,9 @@ class _PartReader:
             )
         wanted = None if columns is None else [c for c in columns if c not in self.keys]
         with target.open(name) as f:
-            table = pq.read_table(f, columns=wanted, use_pandas_metadata=True, **self.kwargs)
+            table = pq.read_table(
+                _random_access(f), columns=wanted, use_pandas_metadata=True, **self.kwargs
+            )
         frame = self.frame(table, name)
         return frame if columns is None else frame[list(columns)]
 
@@ -309,6 +311,12 @@ class _PartReader:
 
     def __dask_tokenize__(self) -> tuple[str, str, str]:
         return (type(self).__name__, self.target.url, self.digest)
+
+
+def _random_access(f: IO[bytes]) -> Any:
+    """``f`` if it can seek (Parquet reads its footer first), else its bytes in memory (an
+    object store's stream, read within the version the manifest names)."""
+    return f if f.seekable() else pa.BufferReader(f.read())
 
 
 def _folders(name: str) -> Iterator[tuple[str, str]]:
