@@ -268,7 +268,7 @@ def test_cleanup_leaves_an_idle_live_writers_staging_and_uploads(root, monkeypat
     and the writer committed a partial output, reported as success."""
     fs, path = mount(root, "table", stale_claim_after=2)
     w = fs.directory_writer(path)
-    with w.filesystem.open(f"{w.path}/staged.csv", "wb") as f:
+    with fs.fsspec.open(f"{w.path}/staged.csv", "wb") as f:
         f.write(b"s" * 10)
     store, _ = fs.locate(path)
     with w.open("big.bin", "wb") as f:
@@ -288,12 +288,12 @@ def test_cleanup_fences_a_frozen_writer_whose_commit_then_fails(root, monkeypatc
     fs, path = mount(root, "table", stale_claim_after=1)
     with renewals_stopped(monkeypatch):
         w = fs.directory_writer(path)
-        with w.filesystem.open(f"{w.path}/staged.csv", "wb") as f:
+        with fs.fsspec.open(f"{w.path}/staged.csv", "wb") as f:
             f.write(b"s")
         time.sleep(2.5)
         report = fs.cleanup(path, older_than=timedelta(0))
         assert len(report.removed) == 1
-        with w.filesystem.open(f"{w.path}/late.csv", "wb") as f:
+        with fs.fsspec.open(f"{w.path}/late.csv", "wb") as f:
             f.write(b"l")
         with pytest.raises(CommitError, match="taken over"):
             w.commit()
@@ -307,7 +307,7 @@ def test_cleanup_during_a_commit_of_staged_files_is_a_commit_error(root, monkeyp
     published. Before, the server-side copy raised the internal ``ObjectNotFound``."""
     fs, path = mount(root, "table")
     w = fs.directory_writer(path)
-    with w.filesystem.open(f"{w.path}/a.csv", "wb") as f:
+    with fs.fsspec.open(f"{w.path}/a.csv", "wb") as f:
         f.write(b"a")
     store, _key = fs.locate(path)
     staged = [o.key for o in store.list(w.path.split("/", 3)[3])]

@@ -122,11 +122,13 @@ def test_lost_claim_response_still_commits(s3) -> None:
 
 
 def test_writer_path_is_staged_then_copied(s3, client) -> None:
-    """Tools that write by path use a hidden staging prefix, copied at the commit."""
+    """Tools that write by path with a client of their own use a hidden staging prefix,
+    copied at the commit (through ``w.filesystem`` nothing is copied:
+    tests/s3/test_path_writes.py)."""
     fs, root = s3
     path = f"{root}/table"
     w = fs.directory_writer(path)
-    w.filesystem.pipe(w.path + "/tool/part-0.csv", b"from a tool")
+    fs.fsspec.pipe(w.path + "/tool/part-0.csv", b"from a tool")
     with w.open("direct.csv") as f:
         f.write(b"direct")
     assert _keys(client, path) == []
@@ -243,7 +245,7 @@ def test_cleanup_removes_stale_temporaries_and_nothing_else(s3, s3_root, client)
     _write_dir(fs, path, {"a.csv": b"committed"})
     other = f"{root}/other"
     w = fs.directory_writer(other)
-    w.filesystem.pipe(w.path + "/staged.csv", b"s")  # a staging prefix beside `other`
+    fs.fsspec.pipe(w.path + "/staged.csv", b"s")  # a staging prefix beside `other`
     with w.open("big.bin") as f:
         f.write(b"x" * (PART_SIZE + 1))  # a pending upload under `other`
     fresh = fs.cleanup(other, older_than=timedelta(hours=1))

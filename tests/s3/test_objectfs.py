@@ -65,7 +65,11 @@ def test_a_store_mounts_as_an_atomic_fs(s3) -> None:
     with pytest.raises(TargetNotFound, match="mounted"):
         afs.open_output("elsewhere/x")
     with pytest.raises(targets.TargetError, match="no fsspec filesystem"):
-        afs.directory_writer(f"{root}/t2").filesystem  # noqa: B018
+        afs.fsspec  # noqa: B018
+    # a writer's own filesystem needs none: it writes through the writer
+    with afs.directory_writer(f"{root}/t2") as w:
+        w.filesystem.pipe(w.path + "/p", b"p")
+    assert afs.isfile(f"{root}/t2/p")
 
 
 # -- paths for tools -------------------------------------------------------------------------

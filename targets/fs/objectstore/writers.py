@@ -4,7 +4,8 @@
   key (a put up to one part, else a multipart upload completed conditionally).
 - `ObjectDirectoryWriter`: a directory; files are held back (memory, then spool files) or
   streamed as pending multipart uploads to their final keys, so nothing is visible before
-  the claim; the commit is `targets.fs.objectstore.publish.commit_directory`.
+  the claim; tools writing by path through its ``filesystem`` take the same route; the
+  commit is `targets.fs.objectstore.publish.commit_directory`.
 - `ObjectStaging`: ``temporary_path()``; a tool writes under a hidden sibling prefix that the
   commit copies server-side (O(bytes)).
 """
@@ -48,6 +49,7 @@ from targets.fs.objectstore.outcomes import (
     nothing_published,
     outcome_unknown,
 )
+from targets.fs.objectstore.pathfs import WriterFileSystem
 from targets.fs.objectstore.publish import commit_directory, entries_from_staging
 from targets.fs.objectstore.store import (
     NoSuchUpload,
@@ -317,16 +319,16 @@ class ObjectDirectoryWriter(DirectoryWriter):
 
     Files opened with `open` are held back (in memory up to `HOLD_MEMORY` bytes for the
     writer, then in local spool files) while smaller than one part, and otherwise streamed
-    as multipart uploads that stay pending; nothing is visible before the claim. Tools that
-    need a path write under ``path`` (a hidden staging prefix); those objects are copied
-    server-side at the commit, which costs O(bytes).
+    as multipart uploads that stay pending; nothing is visible before the claim.
 
-    ``path`` is a URL (``s3://bucket/.name.targets-tmp-<token>``), the same kind of path as
-    `ObjectStaging.path`: ``filesystem`` (the backend's fsspec filesystem) takes it as it
-    is, since fsspec filesystems strip their own protocol, and so do tools that take a
-    filesystem and a path (``pyarrow.dataset.write_dataset(data, w.path,
-    filesystem=w.filesystem)``) or a URL and storage options (pandas, Dask).
-    ``w.filesystem._strip_protocol(w.path)`` is the bare ``bucket/key`` form.
+    Tools that need a path write under ``path``, a URL (``s3://bucket/.name.targets-tmp-
+    <token>``), through ``filesystem`` (``pyarrow.dataset.write_dataset(data, w.path,
+    filesystem=w.filesystem)``, ``df.to_parquet(w.path + "/x.parquet",
+    filesystem=w.filesystem)``): each file they write is this writer's own `open`, so the
+    commit copies none of their bytes (`targets.fs.objectstore.pathfs`). It takes the URL
+    and the bare ``bucket/key`` form (``w.filesystem._strip_protocol(w.path)``) alike.
+    Objects that another client writes under ``path`` (a tool given only a URL and
+    storage options) are found at the commit and copied server-side: O(bytes).
     """
 
     log_protocol = PROTOCOL
@@ -358,20 +360,25 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._open: dict[str, _PartStream] = {}
         self._held = 0
         self._spool = _Spool()
+        self._pathfs: WriterFileSystem | None = None
         self._lease = writer_lease(store, prefix, self.token, stale_after)
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The URL of a hidden staging prefix for tools that write by path (its objects are
-        copied to the output at the commit, then deleted)."""
+        """The URL under which tools write the output's files: through ``filesystem`` they
+        go straight to their final keys (nothing is copied); objects another client writes
+        there are staged, copied to the output at the commit, then deleted."""
         self._staging_used = True
         return self._store.url(self._staging)
 
     @property
-    def filesystem(self) -> Any:
-        """The backend's fsspec filesystem; it takes ``path`` (a URL) as it is."""
-        self._staging_used = True
-        return self._fsspec()
+    def filesystem(self) -> WriterFileSystem:
+        """An fsspec filesystem that writes each file under ``path`` as this writer's own
+        `open` of the same relative name: invisible until the commit, which copies none of
+        its bytes. One per writer (`targets.fs.objectstore.pathfs.WriterFileSystem`)."""
+        if self._pathfs is None:
+            self._pathfs = WriterFileSystem(self, self._store.url(self._staging), output=self.final)
+        return self._pathfs
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._store.url(self._prefix)!r} {self.state.value}>"
