@@ -69,6 +69,7 @@ from targets.fs.objectstore.conditional import put_exclusive
 from targets.fs.objectstore.delete import delete_prefix, delete_version
 from targets.fs.objectstore.lease import DocumentLease, lease_lost_error, read_lease
 from targets.fs.objectstore.parallel import parallel
+from targets.fs.objectstore.pathfs import WriterFileSystem
 from targets.fs.objectstore.publish import (
     _check_alone,
     _claim_and_list,
@@ -190,6 +191,8 @@ class ObjectJobWriter(JobWriter):
         self._concurrency = concurrency
         self._old_success: ObjectInfo | None = None
         self._seen_uploads: list[tuple[str, str]] = []
+        """Uploads of attempts opened in this process or reported to `commit`: aborted by
+        name where the store cannot list uploads (GCS)."""
         self._state = WriterState.PENDING
         self._claimed = _Commit(store, prefix, self.token, [], None, stale_after, concurrency)
         self._claim()
@@ -271,6 +274,7 @@ class ObjectJobWriter(JobWriter):
             attempt,
             self._fsspec,
             exclusive=self._if_exists != "overwrite",
+            uploads=self._seen_uploads,
         )
 
     # -- step 3: the commit -------------------------------------------------------------
@@ -278,7 +282,7 @@ class ObjectJobWriter(JobWriter):
     def _commit(self, records: Sequence[TaskRecord]) -> dict[str, Any]:
         commit = self._claimed
         chosen, others = choose_attempts(records, self.token, self.url)
-        self._seen_uploads = _uploads_of(self._prefix, records)
+        self._seen_uploads += _uploads_of(self._prefix, records)
         named = self._files_of(chosen)
         check_no_collision(((part.name, record) for record, part in named), self.url)
         entries = [self._entry(part) for _, part in named]
@@ -491,9 +495,12 @@ class ObjectTaskWriter(TaskWriter):
         fsspec_fs: Callable[[], Any],
         *,
         exclusive: bool,
+        uploads: list[tuple[str, str]] | None = None,
     ) -> None:
+        """``uploads``: where the driver notes the uploads of attempts it opened itself."""
         super().__init__()
         self.job_token = job_token
+        self._driver_uploads = uploads
         self.token = job_token
         self.task_id = task_id
         self.attempt = attempt
@@ -506,6 +513,7 @@ class ObjectTaskWriter(TaskWriter):
         self._area = job_area(prefix, job_token)
         self._staging = f"{self._area}/{self._label}"
         self._staging_used = False
+        self._pathfs: WriterFileSystem | None = None
         self._open: dict[str, _TaskFile] = {}
         self._files: dict[str, PartRecord] = {}
         self._uploads: dict[str, str] = {}
@@ -513,16 +521,20 @@ class ObjectTaskWriter(TaskWriter):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The URL of this attempt's hidden staging prefix, for tools that write by path
-        (its objects are copied to the output at the job's commit)."""
+        """The URL under which tools write the attempt's files: through ``filesystem`` they
+        are this attempt's own files (nothing is copied); objects another client writes
+        there are staged and copied to the output at the job's commit."""
         self._staging_used = True
         return self._store.url(self._staging)
 
     @property
-    def filesystem(self) -> Any:
-        """The backend's fsspec filesystem; it takes ``path`` (a URL) as it is."""
+    def filesystem(self) -> WriterFileSystem:
+        """An fsspec filesystem that writes each file under ``path`` as this attempt's own
+        `open` of the same relative name (`targets.fs.objectstore.pathfs`)."""
         self._staging_used = True
-        return self._fsspec()
+        if self._pathfs is None:
+            self._pathfs = WriterFileSystem(self, self._store.url(self._staging), output=self.final)
+        return self._pathfs
 
     def open(self, name: str, mode: str = "wb", **kwargs: Any) -> IO[Any]:
         self._require_pending("open a file")
@@ -572,6 +584,8 @@ class ObjectTaskWriter(TaskWriter):
             chunks.finish_parts()
         assert chunks.upload_id is not None
         self._uploads[stream.key] = chunks.upload_id
+        if self._driver_uploads is not None:
+            self._driver_uploads.append((stream.key, chunks.upload_id))
         handle: dict[str, Any] = {
             "via": "upload",
             "upload_id": chunks.upload_id,
