@@ -9,6 +9,7 @@ behind, publishes the wrong attempt, or sends more requests than its protocol sa
 from __future__ import annotations
 
 import collections
+import datetime
 import pickle
 import time
 from collections.abc import Callable, Mapping
@@ -287,3 +288,37 @@ def test_a_large_file_from_another_process_round_trips_on_each_server(
         "big.bin",
         "small.txt",
     ]
+
+
+def test_cleanup_leaves_a_live_job_alone_and_removes_a_stragglers_leftovers() -> None:
+    """By the store's clock: two minutes on, a job that renewed its claim keeps its
+    attempts' uploads and hidden prefix through cleanup(older_than=0); after its commit, a
+    straggler's upload and spilled record are removed once stale, the output untouched.
+    Fails if cleanup judges a live job by the age of its uploads, or forgets the hidden
+    prefix."""
+    clock = [datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)]
+    store = MemoryObjectStore("b", part_size=PART, clock=lambda: clock[0])
+    afs = ObjectStoreFS.mount(store)
+    job = afs.job("b/out")
+    record = task(job, 0, {"a.bin": b"a" * BIG})
+    task(job, 1, {f"f{i}": b"." for i in range(6000)})  # spilled, never reported
+    clock[0] += datetime.timedelta(minutes=2)
+    assert job._claimed.lease is not None
+    job._claimed.lease.lease.renew()  # the background renewal, in the store's time
+    afs.cleanup("b/out", older_than=datetime.timedelta(0))
+    assert store.pending_uploads("out/") == ["out/a.bin"]
+    assert any("_targets_job-" in k for k in store.objects("out/"))
+    spec = job.spec()
+    job.commit([record])
+    straggler = afs.job_task("b/out", spec, 2)  # a worker still running
+    with straggler.open("late.bin", "wb") as f:
+        f.write(b"s" * BIG)
+    with afs.job_task("b/out", spec, 3) as late:
+        for i in range(6000):
+            with late.open(f"g{i}", "wb") as f:
+                f.write(b".")
+    assert late.record.spilled is not None
+    clock[0] += datetime.timedelta(minutes=2)
+    report = afs.cleanup("b/out", older_than=datetime.timedelta(0))
+    assert report.aborted_uploads and report.removed
+    assert left(store) == ["_SUCCESS", "_targets_claim", "a.bin"]
