@@ -9,6 +9,7 @@ in its own environment) and the GCS client setting. Nothing listens or connects 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,14 +18,26 @@ import pytest
 from tests.fixtures import StoreRoot
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+WORKERS = 2
+
+PATIENT = {
+    # a loaded machine (the suite runs on 2 cores) slows a worker's start and its answers;
+    # the cluster waits rather than judging a slow worker dead
+    "distributed.comm.timeouts.connect": "60s",
+    "distributed.comm.timeouts.tcp": "120s",
+    "distributed.scheduler.worker-ttl": None,
+}
 
 
 @pytest.fixture(scope="package")
-def dask_client(s3_server: dict[str, Any], gcs_server: Any) -> Iterator[Any]:
-    """A client of a two-process LocalCluster; the default scheduler while it is open."""
+def dask_cluster(s3_server: dict[str, Any], gcs_server: Any) -> Iterator[tuple[Any, Any]]:
+    """A two-process LocalCluster and its client (the default scheduler while open)."""
     with (
+        dask.config.set(PATIENT),
         distributed.LocalCluster(
-            n_workers=2,
+            n_workers=WORKERS,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
@@ -33,16 +46,31 @@ def dask_client(s3_server: dict[str, Any], gcs_server: Any) -> Iterator[Any]:
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        client.wait_for_workers(2, timeout=60)
-        yield client
+        client.wait_for_workers(WORKERS, timeout=120)
+        yield cluster, client
+
+
+def _both_workers(cluster: Any, client: Any) -> None:
+    """Wait for both workers; if one stays gone (a killed worker's nanny did not bring it
+    back), replace the cluster's workers."""
+    try:
+        client.wait_for_workers(WORKERS, timeout=60)
+    except TimeoutError:
+        cluster.scale(0)
+        deadline = time.monotonic() + 60
+        while client.scheduler_info()["workers"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cluster.scale(WORKERS)
+        client.wait_for_workers(WORKERS, timeout=120)
 
 
 @pytest.fixture
-def client(dask_client: Any) -> Iterator[Any]:
+def client(dask_cluster: tuple[Any, Any]) -> Iterator[Any]:
     """The cluster's client, with both workers up before and after the test."""
-    dask_client.wait_for_workers(2, timeout=60)
-    yield dask_client
-    dask_client.wait_for_workers(2, timeout=60)
+    cluster, client = dask_cluster
+    _both_workers(cluster, client)
+    yield client
+    _both_workers(cluster, client)
 
 
 @pytest.fixture(params=["local", "s3", "gcs"])
