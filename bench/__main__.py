@@ -10,6 +10,9 @@ Scenarios: one file of 1 KiB, 1 MiB and 64 MiB; a directory of N = 1, 10, 100, 1
 local disk, on S3 (a moto server on 127.0.0.1, in a process of its own) and on GCS
 (fake-gcs-server on 127.0.0.1), all started and stopped here.
 
+Jobs (many tasks in a process pool writing one directory output, against plain writes
+and staging + copy) are `bench.jobs`; a full run runs them too.
+
 Paths: this library's commits, plain writes with no atomicity (the floor every ratio is
 taken against), naive fsspec (``open`` on the final path; a temporary and ``mv``), fsspec
 transactions, Luigi 3.x targets (``open("w")``, ``temporary_path()``), and obstore
@@ -70,7 +73,11 @@ def scenarios(quick: bool) -> list[Scenario]:
                 for n in (1, 10, 50)
             ],
             Scenario(
-                "parquet", "Parquet dataset, 10k rows", "parquet", 10_000, repeats=1, count=False
+                "parquet",
+                "Parquet dataset, 10k rows",
+                "parquet",
+                10_000,
+                repeats=1,
             ),
             *[
                 Scenario(
@@ -243,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where the local outputs go (default: the system's temporary directory); "
         "a tmpfs such as /dev/shm takes the disk out of the local ratios",
     )
+    parser.add_argument(
+        "--jobs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the job scenarios of bench.jobs on local and S3 (default: on for a "
+        "full run; a quick run takes them at 1/50 of their size)",
+    )
     parser.add_argument("--save", metavar="JSON", help="also write the raw results there")
     parser.add_argument(
         "--render",
@@ -277,7 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.save:
         with open(args.save, "w", encoding="utf-8") as f:
             json.dump({"results": to_json(results), "notes": notes}, f, indent=1)
-    return _report_all(results, notes, write_docs)
+    code = _report_all(results, notes, write_docs)
+    if args.jobs if args.jobs is not None else not args.quick:
+        from bench import jobs
+
+        wanted = [b for b in args.backends.split(",") if b in ("local", "s3")]
+        job_args = ["--backends", ",".join(wanted)] + (["--docs"] if write_docs else [])
+        if args.quick:
+            job_args += ["--scale", "0.02", "--repeats", "1"]
+        print()
+        code = code or jobs.main(job_args)
+    return code
 
 
 def _report_all(results: list[Result], notes: list[str], write_docs: bool) -> int:

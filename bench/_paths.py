@@ -188,7 +188,8 @@ def _partitions(table: Any) -> list[tuple[tuple[Any], Any]]:
 
 
 def targets_writer_path(job: Job) -> None:
-    """A tool writes the directory through ``writer().path`` and ``writer().filesystem``."""
+    """A tool writes the directory through ``writer().path`` and ``writer().filesystem``
+    (on object stores each file goes to its final key: nothing is copied)."""
     b = job.backend
     d = targets.DirectoryTarget(job.url + "/", durable=False, **b.options)
     with d.writer() as w:
@@ -372,7 +373,6 @@ PATHS: list[Path] = [
         "targets",
         targets_writer_path,
         frozenset({"parquet"}),
-        copies=True,
     ),
     Path("targets: temporary_path()", "targets", targets_temporary_path, ALL, copies=True),
     Path("fsspec: open() on final path", "fsspec", fsspec_open, FILE_AND_DIR),

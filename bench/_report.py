@@ -181,6 +181,17 @@ def verdicts(results: Sequence[Result]) -> list[Verdict]:
                     speedup >= 2.0,
                 )
             )
+    for backend in ("s3", "gcs"):
+        tool = _find(results, "parquet", backend, "targets: writer().path (tool)")
+        if tool is not None:
+            out.append(
+                Verdict(
+                    f"{backend} pyarrow write_dataset through writer().filesystem: zero bytes "
+                    "copied",
+                    "not counted" if tool.copied is None else human_bytes(tool.copied),
+                    None if tool.copied is None else tool.copied == 0,
+                )
+            )
     for backend in ("local", "s3", "gcs"):
         rs = sorted(
             (r for r in results if r.scenario.kind == "big" and r.backend == backend),

@@ -55,3 +55,40 @@ def test_request_counts_are_exact(quick: str) -> None:
     assert n[1] == "0 B"
     # claim, one listing, 50 puts, _SUCCESS: N + 3 by design (docs/performance.md)
     assert verdicts["s3 writer(), 50 x 64 KiB: ≤ N + 2 = 52 requests"][1].startswith("53 (")
+
+
+def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path) -> None:
+    """``python -m bench.jobs`` at 1/100 of its sizes, on local and S3: every scenario has
+    the job, the unsafe floor and staging + copy, with times, commit step and driver
+    memory; on S3 the job's requests hold no copy and the server copied 0 bytes while the
+    staging path copied every byte (a job that staged and copied fails both checks)."""
+    import json
+
+    out = tmp_path / "jobs.json"
+    tiny = ["--scale", "0.01", "--repeats", "1", "--warmups", "0", "--json", str(out)]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.jobs", *tiny],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(out.read_text())
+    paths = {"targets job", "plain writes (unsafe floor)", "staging + copy"}
+    keys = {(r["scenario"]["key"], r["store"], r["path"]) for r in found}
+    assert keys == {
+        (s, store, p)
+        for s in ("jobs-64x8MiB", "jobs-256x64KiB")
+        for store in ("local", "s3")
+        for p in paths
+    }
+    for r in found:
+        assert r["seconds"] > 0 and 0 <= r["commit"] <= r["seconds"] and r["peak"] >= 0
+        whole = r["scenario"]["tasks"] * r["scenario"]["size"]
+        assert r["copied"] == (whole if r["path"] == "staging + copy" else 0), r
+        if r["store"] == "s3":
+            kinds = set(r["requests"])
+            copies = {"CopyObject", "UploadPartCopy"} & kinds
+            assert bool(copies) == (r["path"] == "staging + copy"), r
+    assert "| s3 job, 2 tasks x 81.9 KiB: 0 bytes copied | 0 B | met |" in result.stdout
