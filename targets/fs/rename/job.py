@@ -145,11 +145,33 @@ class RenameTaskWriter(TaskWriter):
             )
         store = self._store
         with store.map_errors(self._dir, "write"):
-            sink = store.create(posixpath.join(self._dir, name), parents=True)
+            sink = self._create(name)
         raw = HashingSink(store, sink, f"{self.final}/{name}", name, self._record)
         buffered = io.BufferedWriter(raw, store.write_buffer)
         self._open[name] = buffered
         return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
+
+    def _create(self, name: str) -> Any:
+        """Create ``name`` in the attempt's directory, and the directories of ``name`` under
+        it, never the attempt's directory itself: a straggler whose job is over (its staging
+        removed) fails here instead of staging again where no one will clean up."""
+        store = self._store
+        parent = posixpath.dirname(name)
+        if parent:
+            made = self._dir
+            for part in parent.split("/"):
+                made = posixpath.join(made, part)
+                found = store.stat(made)
+                if found is None:
+                    if store.stat(posixpath.dirname(made)) is None:
+                        raise self._job_over("write")
+                    store.mkdir(made)
+        try:
+            return store.create(posixpath.join(self._dir, name))
+        except Exception:
+            if store.stat(self._dir) is None:
+                raise self._job_over("write") from None
+            raise
 
     def _record(self, part: PartRecord) -> None:
         self._open.pop(part.name, None)

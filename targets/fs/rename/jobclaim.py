@@ -127,9 +127,10 @@ class Judged:
 
 
 def judge(store: RenameStore, path: str, period: float) -> Judged | None:
-    """The claim on ``path`` judged now, or None if there is none. The period is the larger
-    of ``period`` and the one the job recorded, so a live job is never judged by a shorter
-    lease than it renews."""
+    """The claim on ``path`` judged now, or None if there is none. The period is the judging
+    party's (its ``stale_claim_after``), as for every lease of the library: one configured
+    shorter than the job's own renewal period may judge a live job stale, which is why the
+    period is a store-wide setting."""
     doc = read_claim(store, path)
     if doc is None:
         return None
@@ -143,9 +144,7 @@ def judge(store: RenameStore, path: str, period: float) -> Judged | None:
         if staging is not None:
             newest = max(newest, staging.mtime)
     now = store.now(posixpath.dirname(path))
-    recorded = doc.get("lease_period")
-    used = max(period, float(recorded)) if isinstance(recorded, (int, float)) else period
-    return Judged(doc, now - newest, used)
+    return Judged(doc, now - newest, period)
 
 
 def to_trash(store: RenameStore, temp: str, name: str) -> str | None:

@@ -1,0 +1,373 @@
+"""A Hypothesis state machine for jobs: many task attempts, one commit.
+
+`JobMachine` opens a job on one directory output of a `World`, starts task attempts
+(duplicates of one task among them), lets them write, end cleanly, fail, or be abandoned
+as by a killed worker, and commits the records it chooses in the order it chooses, or
+aborts. Between those steps it runs a second job, ``recover`` and ``cleanup`` against the
+live job, crashes the driver at a chosen store call of its commit, and lets ``recover``
+settle the dead job. After every step it checks what a reader sees:
+
+- G1/G5: until a commit returns, the output does not exist; on stores that publish a
+  directory in one rename, nothing is at its path; elsewhere, nothing unhidden is there
+  while the job is open.
+- Jobs: a committed output holds exactly the files of the first record given for each
+  task id (no other attempt's bytes, no file of an unreported attempt); two chosen
+  attempts writing one name fail the commit, which leaves the output absent.
+- G8: right after a commit or an abort, no temporary, no staging of any attempt and no
+  pending upload is left, reported or not.
+- G10: a live job is never rolled back or cleaned up; ``recover`` and ``cleanup`` run
+  against it change nothing its commit needs, and a second job is refused (never taken
+  for an interrupted one).
+
+Subclass it with a `world_factory`, as `TargetsMachine`::
+
+    class PosixJobs(JobMachine):
+        world_factory = PosixWorld
+
+    TestPosixJobs = PosixJobs.TestCase
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+
+from targets.errors import CommitError, IncompleteCommit, TargetError, TargetExistsError
+from targets.fs.base import WriterState
+from targets.fs.job import TaskRecord, TaskWriter
+from targets.testing.faults import Call, Policy
+from targets.testing.machine import GuaranteeViolation
+from targets.testing.scheduler import Crashed, _sequential_publish
+from targets.testing.worlds import CRASH, World, WorldFactory
+
+__all__ = ["JobMachine"]
+
+OUTPUT = "job/"
+TASKS = (0, 1, "two")
+NAMES = ("a", "b", "shared")
+"""File names an attempt writes: ``a`` and ``b`` are its task's own (two attempts of one task
+share them), ``shared`` is one name every task may write (a collision when two chosen
+attempts of different tasks both do)."""
+
+
+class _Crash(Policy):
+    """Lets calls through, or, once armed, crashes the caller at its ``after``-th call and
+    at every call after it (a dead process makes no more calls)."""
+
+    def __init__(self) -> None:
+        self.countdown: int | None = None
+
+    def decide(self, call: Call) -> Call | None:
+        if self.countdown is not None:
+            if self.countdown <= 0:
+                raise Crashed(f"the driver crashed before {call.op}")
+            self.countdown -= 1
+        return None
+
+
+@dataclasses.dataclass(eq=False)
+class Attempt:
+    number: int
+    task: Any
+    job: int
+    """Which of the run's jobs it belongs to."""
+    writer: TaskWriter
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    state: str = "open"
+    """``open`` (writing, or abandoned by a killed worker), ``done`` (its record is
+    reported), ``failed`` (its block raised) or ``late`` (written after the job ended)."""
+
+    def __repr__(self) -> str:
+        return f"attempt{self.number}(task={self.task!r})"
+
+    @property
+    def record(self) -> TaskRecord:
+        return self.writer.record
+
+
+def _name(task: Any, name: str) -> str:
+    return "shared.bin" if name == "shared" else f"t{task}-{name}.bin"
+
+
+class JobMachine(RuleBasedStateMachine):
+    """See the module doc. Subclasses set `world_factory`."""
+
+    world_factory: ClassVar[WorldFactory]
+    attempts = Bundle("attempts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policy = _Crash()
+        self.world: World = type(self).world_factory(self.policy)
+        self._restore = _sequential_publish()
+        self.job: Any = None
+        self.jobs = 0
+        self.state = "none"
+        """``none``, ``open``, ``committed``, ``ended`` (aborted or failed), ``dead``
+        (the driver crashed during its commit; nothing settled it yet)."""
+        self.expected: dict[str, bytes] | None = None
+        self.if_crash_committed: dict[str, bytes] | None = None
+        self.all: list[Attempt] = []
+
+    def teardown(self) -> None:
+        try:
+            for a in self.all:
+                if a.writer.state is WriterState.PENDING:
+                    a.writer.discard()
+            if self.job is not None and self.state == "open":
+                self.job.abort()
+        except (TargetError, Crashed):
+            pass
+        finally:
+            self._restore()
+            self.world.close()
+
+    def _target(self) -> Any:
+        return self.world.target(OUTPUT)
+
+    # -- the job ---------------------------------------------------------------------------
+
+    @precondition(lambda self: self.state in ("none", "ended", "committed"))
+    @rule()
+    def open_job(self) -> None:
+        """The driver opens a job: it claims the output, unless it is committed."""
+        try:
+            job = self._target().job()
+        except TargetExistsError:
+            if self.state != "committed":
+                raise GuaranteeViolation("G3", "a job was refused on an absent output") from None
+            return
+        if self.state == "committed":
+            job.abort()
+            raise GuaranteeViolation("G3", "a job claimed an output that is committed")
+        self.job, self.state = job, "open"
+        self.jobs += 1
+
+    @precondition(lambda self: self.state == "open")
+    @rule(target=attempts, task=st.sampled_from(TASKS))
+    def start_attempt(self, task: Any) -> Attempt:
+        """A worker starts an attempt of ``task`` (a retry or a speculative duplicate when
+        one was started before)."""
+        n = sum(a.task == task for a in self.all)
+        attempt = Attempt(len(self.all), task, self.jobs, self.job.task(task, attempt=n))
+        self.all.append(attempt)
+        return attempt
+
+    def _live(self, attempt: Attempt) -> bool:
+        return self.state == "open" and attempt.job == self.jobs
+
+    @rule(attempt=attempts, name=st.sampled_from(NAMES), big=st.booleans())
+    def write(self, attempt: Attempt, name: str, big: bool) -> None:
+        """The attempt writes one whole file (``big``: several parts of the store). After
+        its job ended it is a straggler: its write may fail, never show."""
+        file = _name(attempt.task, name)
+        if attempt.state != "open" or file in attempt.files:
+            return
+        data = f"{attempt.number}:{file};".encode() * (64 if big else 1)
+        try:
+            with attempt.writer.open(file, "wb") as f:
+                f.write(data)
+        except TargetError:
+            if self._live(attempt):
+                raise
+            attempt.state = "late"
+            return
+        attempt.files[file] = data
+
+    @rule(attempt=attempts, how=st.sampled_from(("report", "report", "fail", "abandon")))
+    def end_attempt(self, attempt: Attempt, how: str) -> None:
+        """The attempt ends: cleanly (its record goes to the driver), with an exception
+        (it discards its files at once), or never (a killed worker: abandoned)."""
+        if attempt.state != "open" or how == "abandon":
+            return
+        if how == "fail":
+            attempt.writer.discard()
+            attempt.state = "failed"
+            return
+        live = self._live(attempt)
+        try:
+            attempt.writer.commit()
+        except TargetError:
+            if live:
+                raise
+            attempt.state = "late"
+            return
+        attempt.state = "done" if live else "late"
+
+    def _reported(self) -> list[Attempt]:
+        return [a for a in self.all if a.state == "done" and a.job == self.jobs]
+
+    @precondition(lambda self: self.state == "open")
+    @rule(data=st.data())
+    def commit(self, data: st.DataObject) -> None:
+        """The driver commits the records it got, in the order it got them: some may be
+        missing (never reported), duplicates of one task among them."""
+        given = self._choose(data)
+        outcome = self._expected(given)
+        try:
+            manifest = self.job.commit([a.record for a in given])
+        except CommitError as exc:
+            if outcome is not None:
+                raise GuaranteeViolation("jobs", f"a valid job commit failed: {exc}") from exc
+            self.state = "ended"
+        else:
+            if outcome is None:
+                raise GuaranteeViolation("jobs", "two tasks wrote one name, and it committed")
+            self.state, self.expected = "committed", outcome
+            names = sorted(f["name"] for f in manifest["files"])
+            if names != sorted(outcome):
+                raise GuaranteeViolation("jobs", f"manifest lists {names}, not {sorted(outcome)}")
+        self.job_left_nothing()
+
+    def _choose(self, data: st.DataObject) -> list[Attempt]:
+        reported = self._reported()
+        order = data.draw(st.permutations(reported), label="order")
+        keep = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
+        given = [a for a, k in zip(order, keep, strict=True) if k]
+        note(f"records given: {given}")
+        return given
+
+    @staticmethod
+    def _expected(given: list[Attempt]) -> dict[str, bytes] | None:
+        """The output the records ``given`` commit, or None if two chosen attempts wrote
+        one name."""
+        chosen: dict[Any, Attempt] = {}
+        for a in given:
+            chosen.setdefault((type(a.task), a.task), a)
+        out: dict[str, bytes] = {}
+        for a in chosen.values():
+            for name, data in a.files.items():
+                if name in out:
+                    return None
+                out[name] = data
+        return out
+
+    @precondition(lambda self: self.state == "open")
+    @rule()
+    def abort(self) -> None:
+        self.job.abort()
+        self.state = "ended"
+        self.job_left_nothing()
+
+    @precondition(lambda self: self.state == "open" and CRASH in self.world.faults)
+    @rule(data=st.data(), after=st.integers(0, 12))
+    def crash_during_commit(self, data: st.DataObject, after: int) -> None:
+        """The driver's process dies at its ``after``-th store call of the commit."""
+        given = self._choose(data)
+        self.if_crash_committed = self._expected(given)
+        self.policy.countdown = after
+        try:
+            self.job.commit([a.record for a in given])
+        except Crashed:
+            self.state = "dead"
+        except CommitError:
+            self.state = "ended"  # it failed (a collision) before the crash point
+        else:
+            self.state, self.expected = "committed", self.if_crash_committed
+        finally:
+            self.policy.countdown = None
+
+    @precondition(lambda self: self.state == "dead")
+    @rule()
+    def recover_dead_job(self) -> None:
+        """The dead driver's lease runs out; ``recover`` settles its job, forward or back."""
+        if self.world.leases:
+            self.world.advance(self.world.lease_period + 1)
+        note(f"recover: {self.world.recover(OUTPUT, dead=True)}")
+        if self._target().exists():
+            if self.if_crash_committed is None:
+                raise GuaranteeViolation("jobs", "recover committed a job that had a collision")
+            self.state, self.expected = "committed", self.if_crash_committed
+        else:
+            self.state = "ended"
+
+    # -- others, against the live job ---------------------------------------------------------
+
+    @precondition(lambda self: self.state == "open")
+    @rule()
+    def second_job(self) -> None:
+        """Another driver opens a job on the same output: refused, as live, at once."""
+        try:
+            other = self._target().job()
+        except IncompleteCommit as exc:
+            raise GuaranteeViolation("G10", f"a live job was taken for a dead one: {exc}") from exc
+        except TargetExistsError:
+            return
+        other.abort()
+        raise GuaranteeViolation("G3", "a second job claimed an output a live job holds")
+
+    @precondition(lambda self: self.state == "open")
+    @rule(force_cleanup=st.booleans())
+    def maintain_live_job(self, force_cleanup: bool) -> None:
+        """``recover`` (refused) and ``cleanup`` of everything older than 0 s run against
+        the live job: its commit must still publish exactly what its records say."""
+        try:
+            note(f"recover of the live job: {self.world.recover(OUTPUT)}")
+        except TargetError as exc:
+            note(f"recover refused: {exc}")
+        if force_cleanup:
+            self.world.cleanup(OUTPUT, timedelta(0))
+
+    @precondition(
+        lambda self: (
+            self.state in ("committed", "ended") and all(a.state != "open" for a in self.all)
+        )
+    )
+    @rule()
+    def cleanup(self) -> None:
+        """With the job over and no attempt still writing, a cleanup leaves nothing."""
+        self.world.cleanup(OUTPUT, timedelta(0), dead=True)
+        left = self.world.leftovers()
+        if left:
+            raise GuaranteeViolation("G8", f"left after a job and a cleanup: {left}")
+
+    # -- what a reader sees ------------------------------------------------------------------
+
+    def job_left_nothing(self) -> None:
+        left = self.world.leftovers() + [
+            n
+            for n in self.world.names()
+            if n.startswith(OUTPUT)
+            and n[len(OUTPUT) :].split("/")[0][:1] in "._"
+            and n[len(OUTPUT) :] not in self.world.marker_files
+        ]
+        if left:
+            raise GuaranteeViolation("G8", f"left by the job after it ended: {sorted(left)}")
+
+    def invariant_output(self) -> None:
+        target = self._target()
+        exists = target.exists()
+        if self.state == "committed":
+            assert self.expected is not None
+            if not exists:
+                raise GuaranteeViolation("G3", "a committed job's output is gone")
+            files = target.files()
+            if sorted(files) != sorted(self.expected):
+                raise GuaranteeViolation(
+                    "jobs", f"output holds {files}, not {sorted(self.expected)}"
+                )
+            for name in files:
+                with target.open(name) as f:
+                    if f.read() != self.expected[name]:
+                        raise GuaranteeViolation("jobs", f"{name} is not the chosen attempt's")
+            return
+        if exists and self.state != "dead":
+            raise GuaranteeViolation("G1", f"the output exists while the job is {self.state}")
+        if self.state == "open" or self.world.atomic_directories:
+            shown = [
+                n
+                for n in self.world.names()
+                if n.startswith(OUTPUT)
+                and not any(s[:1] in "._" for s in n[len(OUTPUT) :].split("/"))
+            ]
+            if shown and not (self.state == "dead" and not self.world.atomic_directories):
+                raise GuaranteeViolation("G1", f"visible before the commit: {shown}")
+
+    @invariant()
+    def output_is_whole(self) -> None:
+        self.invariant_output()
