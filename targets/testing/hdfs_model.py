@@ -37,8 +37,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
-import weakref
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 

@@ -229,7 +229,10 @@ def test_the_task_path_is_writable_at_once_through_its_filesystem(root: StoreRoo
     committed_only(root, "t", ["by-name.bin", "nested/by-path.bin"])
 
 
-def test_records_and_pickled_jobs_are_small_and_hold_no_credential(root: StoreRoot) -> None:
+def test_records_and_pickled_jobs_are_small_and_hold_no_credential(
+    root: StoreRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _worker_environment(root, monkeypatch)  # the copy finds its credentials there
     d = targets.DirectoryTarget(root.child("t/"), **root.options)
     job = d.job()
     record = write(job, "k", {f"f-{i}.bin": b"r" * 100 for i in range(50)})
