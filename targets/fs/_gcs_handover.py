@@ -12,15 +12,30 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from targets.errors import InvalidTarget
 
 if TYPE_CHECKING:
     from targets.fs.gcs import GCSStore
 
-__all__ = ["adopt", "hand_over"]
+__all__ = ["Session", "adopt", "hand_over"]
+
+
+@dataclasses.dataclass
+class Session:
+    """What this process knows about one of its resumable uploads."""
+
+    offset: int = 0
+    """Bytes the server has acknowledged."""
+    held: bytes | None = None
+    """The last part, held back: sending it finalises the object."""
+    md5: Any = dataclasses.field(default_factory=hashlib.md5)
+    if_absent: bool = True
+    """Whether the session was opened with ``ifGenerationMatch=0``."""
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +73,6 @@ def hand_over(store: GCSStore, key: str, upload_id: str) -> dict[str, str]:
 
 def adopt(store: GCSStore, key: str, upload_id: str, handle: Mapping[str, str]) -> None:
     """Hold the session that the hand-over record ``handle`` describes in ``store``."""
-    from targets.fs.gcs import _Session
 
     try:
         offset = int(handle["offset"])
@@ -72,6 +86,6 @@ def adopt(store: GCSStore, key: str, upload_id: str, handle: Mapping[str, str]) 
             "library wrote",
             url,
         ) from None
-    session = _Session(offset=offset, held=held or None, md5=_Digest(md5), if_absent=if_absent)
+    session = Session(offset=offset, held=held or None, md5=_Digest(md5), if_absent=if_absent)
     with store._lock:
         store._sessions[upload_id] = session

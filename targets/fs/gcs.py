@@ -66,6 +66,7 @@ from targets.errors import (
 )
 from targets.fs import _gcs_handover, objectstore
 from targets.fs._gcs_errors import BucketNotFound, map_errors
+from targets.fs._gcs_handover import Session as _Session
 from targets.fs.base import Capabilities
 from targets.fs.objectstore import ObjectStoreFS
 from targets.fs.objectstore.fs import (
@@ -88,19 +89,6 @@ _OCTET = "application/octet-stream"
 
 
 # -- the store adapter ----------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class _Session:
-    """What this process knows about one of its resumable uploads."""
-
-    offset: int = 0
-    """Bytes the server has acknowledged."""
-    held: bytes | None = None
-    """The last part, held back: sending it finalises the object."""
-    md5: Any = dataclasses.field(default_factory=hashlib.md5)
-    if_absent: bool = True
-    """Whether the session was opened with ``ifGenerationMatch=0``."""
 
 
 def _md5_b64(data: bytes) -> str:
