@@ -149,13 +149,20 @@ class JobMachine(RuleBasedStateMachine):
         self.jobs += 1
 
     @precondition(lambda self: self.state == "open")
-    @rule(target=attempts, task=st.sampled_from(TASKS))
-    def start_attempt(self, task: Any) -> Attempt:
+    @rule(
+        target=attempts,
+        task=st.sampled_from(TASKS),
+        names=st.lists(st.sampled_from(NAMES), unique=True, max_size=2),
+        big=st.booleans(),
+    )
+    def start_attempt(self, task: Any, names: list[str], big: bool) -> Attempt:
         """A worker starts an attempt of ``task`` (a retry or a speculative duplicate when
-        one was started before)."""
+        one was started before) and writes ``names``."""
         n = sum(a.task == task for a in self.all)
         attempt = Attempt(len(self.all), task, self.jobs, self.job.task(task, attempt=n))
         self.all.append(attempt)
+        for name in names:
+            self.write(attempt, name, big)
         return attempt
 
     def _live(self, attempt: Attempt) -> bool:
@@ -200,9 +207,12 @@ class JobMachine(RuleBasedStateMachine):
         attempt.state = "done" if live else "late"
 
     def _reported(self) -> list[Attempt]:
+        """The records the driver of the open job has got (none once it ended)."""
+        if self.state != "open":
+            return []
         return [a for a in self.all if a.state == "done" and a.job == self.jobs]
 
-    @precondition(lambda self: self.state == "open")
+    @precondition(lambda self: self.state == "open" and self._reported())
     @rule(data=st.data())
     def commit(self, data: st.DataObject) -> None:
         """The driver commits the records it got, in the order it got them: some may be
@@ -247,14 +257,16 @@ class JobMachine(RuleBasedStateMachine):
                 out[name] = data
         return out
 
-    @precondition(lambda self: self.state == "open")
+    @precondition(lambda self: self.state == "open" and self.all and self.all[-1].job == self.jobs)
     @rule()
     def abort(self) -> None:
         self.job.abort()
         self.state = "ended"
         self.job_left_nothing()
 
-    @precondition(lambda self: self.state == "open" and CRASH in self.world.faults)
+    @precondition(
+        lambda self: self.state == "open" and CRASH in self.world.faults and self._reported()
+    )
     @rule(data=st.data(), after=st.integers(0, 12))
     def crash_during_commit(self, data: st.DataObject, after: int) -> None:
         """The driver's process dies at its ``after``-th store call of the commit."""
@@ -286,9 +298,16 @@ class JobMachine(RuleBasedStateMachine):
         else:
             self.state = "ended"
 
+    @precondition(lambda self: self.state == "committed")
+    @rule()
+    def remove_output(self) -> None:
+        """The committed output is removed, so that another job can write it."""
+        self._target().remove()
+        self.state, self.expected = "none", None
+
     # -- others, against the live job ---------------------------------------------------------
 
-    @precondition(lambda self: self.state == "open")
+    @precondition(lambda self: self._reported())
     @rule()
     def second_job(self) -> None:
         """Another driver opens a job on the same output: refused, as live, at once."""
@@ -301,7 +320,7 @@ class JobMachine(RuleBasedStateMachine):
         other.abort()
         raise GuaranteeViolation("G3", "a second job claimed an output a live job holds")
 
-    @precondition(lambda self: self.state == "open")
+    @precondition(lambda self: self._reported())
     @rule(force_cleanup=st.booleans())
     def maintain_live_job(self, force_cleanup: bool) -> None:
         """``recover`` (refused) and ``cleanup`` of everything older than 0 s run against
@@ -313,15 +332,14 @@ class JobMachine(RuleBasedStateMachine):
         if force_cleanup:
             self.world.cleanup(OUTPUT, timedelta(0))
 
-    @precondition(
-        lambda self: (
-            self.state in ("committed", "ended") and all(a.state != "open" for a in self.all)
-        )
-    )
+    @precondition(lambda self: self.state in ("committed", "ended"))
     @rule()
     def cleanup(self) -> None:
-        """With the job over and no attempt still writing, a cleanup leaves nothing."""
-        self.world.cleanup(OUTPUT, timedelta(0), dead=True)
+        """With the job over and its leases run out, a cleanup leaves nothing, not even what
+        a straggler attempt wrote after its job ended."""
+        if self.world.leases:
+            self.world.advance(self.world.lease_period + 1)
+        note(f"cleanup: {self.world.cleanup(OUTPUT, timedelta(0), dead=True)}")
         left = self.world.leftovers()
         if left:
             raise GuaranteeViolation("G8", f"left after a job and a cleanup: {left}")
