@@ -165,7 +165,8 @@ def zygote():
 def test_sigkill_at_random_moments_never_leaves_a_partial_output(backend, request, zygote):
     """Invariant: after a SIGKILL at any moment, every output the writer touched is absent
     or complete (exists() false, or exactly the intended bytes), and recover + cleanup
-    leave no temporary, claim or pending upload behind. 200 kills per backend."""
+    leave no temporary, claim or pending upload behind. 200 kills per backend (100 on S3,
+    whose writers wait longest before they are killed; ``TARGETS_KILLS`` sets both)."""
     root = request.getfixturevalue(f"{backend}_root")
     options = dict(root.options)
     if backend != "local":
@@ -175,7 +176,8 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_output(backend, reques
     # a new S3 writer spends ~0.25 s creating its client and probing the bucket first
     longest_wait = 0.5 if backend == "s3" else 0.12
     total_complete = total_recovered = 0
-    for k in range(KILLS):
+    kills = KILLS // 2 if backend == "s3" else KILLS
+    for k in range(kills):
         base = root.child(f"k{k}")
         pid = zygote.start(base, options, sizes)
         time.sleep(rng.uniform(0.0, longest_wait))
@@ -183,13 +185,13 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_output(backend, reques
         complete, recovered = check_after_kill(base, options, sizes)
         total_complete += complete
         total_recovered += recovered
-    assert total_complete > KILLS // 4, "the writer got far enough to commit often"
+    assert total_complete > kills // 4, "the writer got far enough to commit often"
     if backend == "s3":
         uploads = request.getfixturevalue("s3_server")["client"].list_multipart_uploads(
             Bucket=root.url.split("/")[2], Prefix=root.url.split("/", 3)[3]
         )
         assert uploads.get("Uploads", []) == []
     print(
-        f"{backend}: {KILLS} kills, {total_complete} complete outputs, "
+        f"{backend}: {kills} kills, {total_complete} complete outputs, "
         f"{total_recovered} claims recovered"
     )
