@@ -12,7 +12,7 @@ import posixpath
 from datetime import timedelta
 
 from targets.errors import InvalidTarget, TargetNotFound
-from targets.fs._names import new_token, parse_temp_name, temp_name
+from targets.fs._names import parse_temp_name, temp_name
 from targets.fs.base import CleanupReport, RecoverHow
 from targets.fs.rename.jobclaim import (
     Judged,
@@ -25,7 +25,7 @@ from targets.fs.rename.jobclaim import (
 )
 from targets.fs.rename.lease import LEASE_PERIOD, lease_marker
 from targets.fs.rename.publish import Evidence, publish_noreplace
-from targets.fs.rename.store import Entry, RenameStore, RenameUnsupported
+from targets.fs.rename.store import Entry, RenameStore
 
 __all__ = ["cleanup", "recover"]
 
@@ -90,22 +90,9 @@ def _to_trash(store: RenameStore, temp: str) -> str | None:
     """Rename ``temp`` to a fresh ``.<name>.targets-trash-<token>`` and return that name;
     None if ``temp`` is gone (its writer renamed it into place, or another cleanup took it):
     then nothing is deleted, so a directory renamed away is never followed."""
-    parent, base = posixpath.split(temp)
-    parsed = parse_temp_name(base)
+    parsed = parse_temp_name(posixpath.basename(temp))
     assert parsed is not None
-    trash = posixpath.join(parent, temp_name(parsed[0], new_token(), "trash"))
-    try:
-        try:
-            store.rename_noreplace(temp, trash)
-        except RenameUnsupported:
-            store.rename_plain(temp, trash)  # the trash name is unique: nothing to replace
-    except Exception:
-        if store.stat(trash) is not None:
-            return trash  # the rename took effect; only its answer was lost
-        if store.stat(temp) is None:
-            return None
-        raise
-    return trash
+    return to_trash(store, temp, parsed[0])
 
 
 def cleanup(
