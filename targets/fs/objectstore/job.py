@@ -84,7 +84,7 @@ from targets.fs.objectstore.publish import (
     publish_entry,
 )
 from targets.fs.objectstore.store import ObjectInfo, ObjectStore, under
-from targets.fs.objectstore.writers import _Chunker
+from targets.fs.objectstore.writers import _Chunker, _PartStream
 
 __all__ = [
     "AREA_PREFIX",
@@ -451,34 +451,6 @@ def _uploads_of(prefix: str, records: Iterable[TaskRecord]) -> list[tuple[str, s
 # -- a task attempt ------------------------------------------------------------------------
 
 
-class _TaskFile(io.BufferedIOBase):
-    """A file of a task attempt: held back, or streamed as a pending upload."""
-
-    def __init__(self, task: ObjectTaskWriter, name: str, key: str) -> None:
-        super().__init__()
-        self._task = task
-        self.name = name
-        self.key = key
-        self.chunks = _Chunker(task._store, key, task.job_token, if_absent=task._exclusive)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        if self.closed:
-            raise ValueError(f"write to closed file {self.name!r}")
-        view = memoryview(data).cast("B")
-        self.chunks.write(view)
-        return view.nbytes
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._task._file_done(self)
-            finally:
-                super().close()
-
-
 class ObjectTaskWriter(TaskWriter):
     """One attempt of one task of a job on an object store; needs no lease, and may run in
     any process. Nothing it writes is visible before the job's commit publishes it."""
@@ -514,7 +486,7 @@ class ObjectTaskWriter(TaskWriter):
         self._staging = f"{self._area}/{self._label}"
         self._staging_used = False
         self._pathfs: WriterFileSystem | None = None
-        self._open: dict[str, _TaskFile] = {}
+        self._open: dict[str, _PartStream] = {}
         self._files: dict[str, PartRecord] = {}
         self._uploads: dict[str, str] = {}
         self._inline = 0
@@ -548,13 +520,15 @@ class ObjectTaskWriter(TaskWriter):
             )
         if name in self._files or name in self._open:
             raise TargetExistsError(f"{name} was already written by this task ({url})", url)
-        stream = _TaskFile(self, name, under(self._prefix) + name)
+        key = under(self._prefix) + name
+        chunks = _Chunker(self._store, key, self.job_token, if_absent=self._exclusive)
+        stream = _PartStream(name, chunks, self._file_done)
         self._open[name] = stream
         if "b" in mode:
             return cast(IO[bytes], stream)
         return io.TextIOWrapper(stream, **kwargs)
 
-    def _file_done(self, stream: _TaskFile) -> None:
+    def _file_done(self, stream: _PartStream) -> None:
         """A file was closed: carry it inline, or leave its upload pending."""
         self._open.pop(stream.name, None)
         chunks = stream.chunks
@@ -570,7 +544,7 @@ class ObjectTaskWriter(TaskWriter):
             stream.name, chunks.size, chunks.sha.hexdigest(), handle
         )
 
-    def _handle(self, stream: _TaskFile) -> dict[str, Any]:
+    def _handle(self, stream: _PartStream) -> dict[str, Any]:
         chunks = stream.chunks
         small = chunks.upload_id is None and chunks.size <= INLINE_FILE_MAX
         if small and self._inline + chunks.size <= INLINE_BUDGET:

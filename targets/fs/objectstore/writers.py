@@ -285,16 +285,17 @@ class ObjectFileWriter(FileWriter):
 
 
 class _PartStream(io.BufferedIOBase):
-    """A file of a directory output: held back, or streamed as an unpublished upload."""
+    """One file of a directory output or of a task attempt, written through ``chunks`` (held
+    back, or streamed as an unpublished upload); ``on_close`` receives it once it is closed."""
 
-    def __init__(self, writer: ObjectDirectoryWriter, name: str, key: str) -> None:
+    def __init__(
+        self, name: str, chunks: _Chunker, on_close: Callable[[_PartStream], None]
+    ) -> None:
         super().__init__()
-        self._writer = writer
         self.name = name
-        # Completed only after the claim: exclusively, except for an overwrite (whose old
-        # files are still there when the upload starts, which GCS may check at once).
-        exclusive = writer._if_exists != "overwrite"
-        self._chunks = _Chunker(writer._store, key, writer.token, if_absent=exclusive)
+        self.key = chunks.key
+        self.chunks = chunks
+        self._on_close = on_close
 
     def writable(self) -> bool:
         return True
@@ -303,13 +304,13 @@ class _PartStream(io.BufferedIOBase):
         if self.closed:
             raise ValueError(f"write to closed file {self.name!r}")
         view = memoryview(data).cast("B")
-        self._chunks.write(view)
+        self.chunks.write(view)
         return view.nbytes
 
     def close(self) -> None:
         if not self.closed:
             try:
-                self._writer._record(self.name, self._chunks)
+                self._on_close(self)
             finally:
                 super().close()
 
@@ -404,7 +405,12 @@ class ObjectDirectoryWriter(DirectoryWriter):
             )
         if name in self._entries or name in self._open:
             raise TargetExistsError(f"{name} was already written in this output ({url})", url)
-        stream = _PartStream(self, name, under(self._prefix) + name)
+        key = under(self._prefix) + name
+        # Completed only after the claim: exclusively, except for an overwrite (whose old
+        # files are still there when the upload starts, which GCS may check at once).
+        exclusive = self._if_exists != "overwrite"
+        chunks = _Chunker(self._store, key, self.token, if_absent=exclusive)
+        stream = _PartStream(name, chunks, lambda s: self._record(s.name, s.chunks))
         self._open[name] = stream
         if "b" in mode:
             return cast(IO[bytes], stream)
