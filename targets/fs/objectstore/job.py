@@ -62,8 +62,6 @@ from targets.fs.objectstore.claim import (
     STALE_CLAIM_AFTER,
     Entry,
     claim_document,
-    claimed_error,
-    encode_json,
 )
 from targets.fs.objectstore.conditional import put_exclusive
 from targets.fs.objectstore.delete import delete_prefix, delete_version
@@ -76,9 +74,8 @@ from targets.fs.objectstore.publish import (
     _clear_old,
     _Commit,
     _fail_after_claim,
-    _replace_claim,
-    _take_claim,
     _write_success,
+    claim_over_committed,
     entries_from_staging,
     manifest_of,
     publish_entry,
@@ -225,16 +222,7 @@ class ObjectJobWriter(JobWriter):
     def _claim_over(self, doc: dict[str, Any]) -> str:
         """An overwrite's claim: a committed output's claim replaced in the version seen
         (its files are deleted only at the commit, so it stays readable meanwhile)."""
-        store, d, commit = self._store, under(self._prefix), self._claimed
-        success = store.head(d + SUCCESS)
-        claim = store.head(commit.claim_key)
-        if claim is not None and success is None:
-            raise claimed_error(store, self._prefix, claim, self._stale_after)
-        if claim is None:
-            etag = _take_claim(commit, encode_json(doc))
-        else:
-            etag = _replace_claim(commit, encode_json(doc), claim)
-        self._old_success = success
+        etag, self._old_success = claim_over_committed(self._claimed, doc)
         return etag
 
     def _refused(self, exc: TargetExistsError) -> TargetExistsError:

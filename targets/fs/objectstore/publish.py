@@ -217,22 +217,31 @@ def _claim_overwrite(commit: _Commit, document: dict[str, Any]) -> str:
     old output emptied (`_clear_old`): ``_SUCCESS`` first (absent, never mixed), then what
     its manifest lists, each in the version listed. A claim without ``_SUCCESS`` (a commit
     in progress, or abandoned) is not overwritten (`claimed_error`)."""
-    store, d = commit.store, under(commit.prefix)
     try:
-        success = store.head(d + SUCCESS)
-        claim = store.head(commit.claim_key)
-        if claim is not None and success is None:
-            raise claimed_error(store, commit.prefix, claim, commit.stale_after)
-        if claim is None:
-            etag = _take_claim(commit, encode_json(document))
-        else:
-            etag = _replace_claim(commit, encode_json(document), claim)
+        etag, success = claim_over_committed(commit, document)
         if success is not None:
             _clear_old(commit, success)
     except StoreUnavailable as exc:
         outcome = directory_outcome("clear", commit.url, commit.token, False)
         raise interrupted(exc, commit.url, outcome) from exc
     return etag
+
+
+def claim_over_committed(
+    commit: _Commit, document: dict[str, Any]
+) -> tuple[str, ObjectInfo | None]:
+    """Take the claim of an output that may be committed: replace its committed claim in the
+    version seen, or claim exclusively where there is none; return the claim's etag and the
+    old ``_SUCCESS`` seen (None: none), which the caller clears when it publishes. A claim
+    without ``_SUCCESS`` is refused (`claimed_error`)."""
+    store, d = commit.store, under(commit.prefix)
+    success = store.head(d + SUCCESS)
+    claim = store.head(commit.claim_key)
+    if claim is not None and success is None:
+        raise claimed_error(store, commit.prefix, claim, commit.stale_after)
+    if claim is None:
+        return _take_claim(commit, encode_json(document)), success
+    return _replace_claim(commit, encode_json(document), claim), success
 
 
 def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
