@@ -41,6 +41,7 @@ class Job:
             if_exists=target.if_exists,
             guarantee=target.guarantee,
             durable=target.durable,
+            checksums=target.checksums,
         )
         self.token = self._writer.token
         self._spec = self._writer.spec()

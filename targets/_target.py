@@ -440,10 +440,19 @@ class DirectoryTarget(_TreeTarget):
             returns (the data, then the directory entry, are fsynced); ``False`` skips the
             fsyncs, for scratch outputs. Object stores and HDFS make a commit durable
             either way.
+        checksums: ``True`` (the default) records the sha256 of every file written through
+            `writer` or a `job` in the manifest, where ``targets verify`` compares it;
+            ``False`` records names and sizes only, sparing a hash of every byte (about
+            0.7 ms of one core per MiB), for outputs too big or too short-lived to verify.
+            Files written by path (`temporary_path`) are recorded by size either way.
         **storage_options: Passed to the backend's client (``endpoint_url``, ``key``,
             ``token``, ``anon``...), as fsspec takes them. Credentials among them are never
             shown in a ``repr`` or an error, and are left out when the target is pickled
             (see ``dropped_options``).
+
+    Raises:
+        InvalidTarget: ``if_exists``, ``guarantee`` or ``checksums`` has a value it cannot
+            take.
     """
 
     _kind = "directory"
@@ -455,14 +464,22 @@ class DirectoryTarget(_TreeTarget):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
         **storage_options: Any,
     ) -> None:
         check_if_exists(if_exists)
         check_guarantee(guarantee)
+        if not isinstance(checksums, bool):
+            raise InvalidTarget(
+                f"checksums={checksums!r} for {path} must be True (record each file's sha256) "
+                "or False (record sizes only)",
+                str(path),
+            )
         super().__init__(path, storage_options)
         self.if_exists = if_exists
         self.guarantee = guarantee
         self.durable = durable
+        self.checksums = checksums
         self._version: tuple[bytes, dict[str, Any]] | None = None
         """The committed version this target reads: its ``_SUCCESS`` as read, decoded."""
 
@@ -482,7 +499,11 @@ class DirectoryTarget(_TreeTarget):
     def writer(self) -> DirectoryWriter:
         """A writer for this output; commit on a clean ``with`` exit, discard on an error."""
         return self.fs.directory_writer(
-            self.path, if_exists=self.if_exists, guarantee=self.guarantee, durable=self.durable
+            self.path,
+            if_exists=self.if_exists,
+            guarantee=self.guarantee,
+            durable=self.durable,
+            checksums=self.checksums,
         )
 
     def job(self) -> Job:

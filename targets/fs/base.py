@@ -464,8 +464,10 @@ class AtomicFS(abc.ABC):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> DirectoryWriter:
-        """A writer for a directory output at ``path``, published with ``_SUCCESS``."""
+        """A writer for a directory output at ``path``, published with ``_SUCCESS``; its
+        manifest records each file's sha256 when ``checksums`` is true, else sizes only."""
 
     @abc.abstractmethod
     def staging(
@@ -486,10 +488,12 @@ class AtomicFS(abc.ABC):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> JobWriter:
         """Claim the directory output ``path`` for a job written by many workers
         (`targets.fs.job`): `TargetExistsError` at once if it is committed (unless
-        ``if_exists="overwrite"``) or claimed by a live writer."""
+        ``if_exists="overwrite"``) or claimed by a live writer. The tasks record each
+        file's sha256 when ``checksums`` is true, else sizes only."""
         raise UnsupportedGuarantee(
             f"{type(self).__name__} cannot commit a job of many workers to {self.url(path)}; "
             "write the output from one process with a directory writer",

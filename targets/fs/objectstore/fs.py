@@ -518,6 +518,7 @@ class ObjectStoreFS(AtomicFS):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> DirectoryWriter:
         """A directory output, committed by claim -> publish -> ``_SUCCESS``. Its ``path``
         is a staging URL that its ``filesystem`` (this filesystem's ``fsspec``) takes as it
@@ -533,6 +534,7 @@ class ObjectStoreFS(AtomicFS):
             before_commit=lambda: self._require_conditional(store, key, guarantee),
             stale_after=self.stale_claim_after,
             concurrency=self.publish_concurrency,
+            checksums=checksums,
         )
 
     def staging(
@@ -566,6 +568,7 @@ class ObjectStoreFS(AtomicFS):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> JobWriter:
         """Claim the directory output ``path`` for a job of many workers now (see
         `targets.fs.objectstore.job`): `TargetExistsError` if it is committed (unless
@@ -583,6 +586,7 @@ class ObjectStoreFS(AtomicFS):
             if_exists=if_exists,
             stale_after=self.stale_claim_after,
             concurrency=self.publish_concurrency,
+            checksums=checksums,
         )
 
     def job_task(
@@ -600,6 +604,7 @@ class ObjectStoreFS(AtomicFS):
             attempt,
             lambda: self.fsspec,
             exclusive=if_exists != "overwrite",
+            checksums=bool(spec.get("checksums", True)),
         )
 
     def cleanup(self, path: str, *, older_than: timedelta, dry_run: bool = False) -> CleanupReport:

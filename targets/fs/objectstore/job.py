@@ -178,9 +178,11 @@ class ObjectJobWriter(JobWriter):
         if_exists: IfExists,
         stale_after: float = STALE_CLAIM_AFTER,
         concurrency: int | None = None,
+        checksums: bool = True,
     ) -> None:
         self.path = path
         self.token = new_token()
+        self._checksums = checksums
         self._store, self._prefix = store, prefix
         self._fsspec = fsspec_fs
         self._if_exists = if_exists
@@ -250,6 +252,7 @@ class ObjectJobWriter(JobWriter):
             "version": 1,
             "job": self.token,
             "if_exists": self._if_exists,
+            "checksums": self._checksums,
         }
 
     def task(self, task_id: TaskId, attempt: int = 0) -> TaskWriter:
@@ -263,6 +266,7 @@ class ObjectJobWriter(JobWriter):
             self._fsspec,
             exclusive=self._if_exists != "overwrite",
             uploads=self._seen_uploads,
+            checksums=self._checksums,
         )
 
     # -- step 3: the commit -------------------------------------------------------------
@@ -456,9 +460,11 @@ class ObjectTaskWriter(TaskWriter):
         *,
         exclusive: bool,
         uploads: list[tuple[str, str]] | None = None,
+        checksums: bool = True,
     ) -> None:
         """``uploads``: where the driver notes the uploads of attempts it opened itself."""
         super().__init__()
+        self._checksums = checksums
         self.job_token = job_token
         self._driver_uploads = uploads
         self.token = job_token
@@ -509,7 +515,9 @@ class ObjectTaskWriter(TaskWriter):
         if name in self._files or name in self._open:
             raise TargetExistsError(f"{name} was already written by this task ({url})", url)
         key = under(self._prefix) + name
-        chunks = _Chunker(self._store, key, self.job_token, if_absent=self._exclusive)
+        chunks = _Chunker(
+            self._store, key, self.job_token, if_absent=self._exclusive, hashed=self._checksums
+        )
         stream = _PartStream(name, chunks, self._file_done)
         self._open[name] = stream
         if "b" in mode:
@@ -529,7 +537,7 @@ class ObjectTaskWriter(TaskWriter):
             chunks.abort()
             raise
         self._files[stream.name] = PartRecord(
-            stream.name, chunks.size, chunks.sha.hexdigest(), handle
+            stream.name, chunks.size, chunks.digest(), handle
         )
 
     def _handle(self, stream: _PartStream) -> dict[str, Any]:

@@ -70,20 +70,28 @@ HOLD_MEMORY = 64 << 20
 
 class _Chunker:
     """Collects written bytes; past one part, streams them as a multipart upload (unpublished),
-    created with the condition (``if_absent``) it will be completed with."""
+    created with the condition (``if_absent``) it will be completed with. With ``hashed``, it
+    also takes the sha256 of what was written (`digest`)."""
 
-    def __init__(self, store: ObjectStore, key: str, token: str, *, if_absent: bool) -> None:
+    def __init__(
+        self, store: ObjectStore, key: str, token: str, *, if_absent: bool, hashed: bool = True
+    ) -> None:
         self.store, self.key, self.token, self.if_absent = store, key, token, if_absent
         self.buf = bytearray()
         self.upload_id: str | None = None
         self.parts: list[tuple[int, str]] = []
         self.size = 0
-        self.sha = hashlib.sha256()
+        self._sha = hashlib.sha256() if hashed else None
+
+    def digest(self) -> str | None:
+        """The sha256 of the bytes written so far, in hex; None when not ``hashed``."""
+        return None if self._sha is None else self._sha.hexdigest()
 
     def write(self, data: memoryview | bytes) -> None:
         self.buf += data
         self.size += len(data)
-        self.sha.update(data)
+        if self._sha is not None:
+            self._sha.update(data)
         part_size = self.store.part_size
         while len(self.buf) > part_size:
             self._flush(part_size)
@@ -95,7 +103,9 @@ class _Chunker:
                     self.key, metadata=writer_metadata(self.token), if_absent=self.if_absent
                 )
             number = len(self.parts) + 1
-            etag = self.store.upload_part(self.key, self.upload_id, number, bytes(self.buf[:n]))
+            with memoryview(self.buf) as view:  # one copy of the part, not two
+                part = bytes(view[:n])
+            etag = self.store.upload_part(self.key, self.upload_id, number, part)
         except PreconditionFailed:  # a store that checks the condition early (GCS may)
             raise TargetExistsError.taken(self.store.url(self.key), "file") from None
         except (NoSuchUpload, ObjectNotFound):
@@ -208,7 +218,10 @@ class ObjectFileWriter(FileWriter):
         self._key = key
         self._if_exists = if_exists
         self._before_commit = before_commit
-        self._chunks = _Chunker(store, key, self.token, if_absent=if_exists == "error")
+        # A file output's manifest is its own metadata: no checksum to take.
+        self._chunks = _Chunker(
+            store, key, self.token, if_absent=if_exists == "error", hashed=False
+        )
         self._stale_after = stale_after
         self._lease: DocumentLease | None = None
         """Held from the first part of a multipart upload on (a pending upload is work
@@ -344,10 +357,12 @@ class ObjectDirectoryWriter(DirectoryWriter):
         before_commit: Callable[[], None] | None = None,
         stale_after: float = STALE_CLAIM_AFTER,
         concurrency: int | None = None,
+        checksums: bool = True,
     ) -> None:
         super().__init__()
         self.token = new_token()
         self._store = store
+        self._checksums = checksums
         self._prefix = prefix
         self.final = store.url(prefix)
         self._fsspec = fsspec_fs
@@ -409,7 +424,9 @@ class ObjectDirectoryWriter(DirectoryWriter):
         # Completed only after the claim: exclusively, except for an overwrite (whose old
         # files are still there when the upload starts, which GCS may check at once).
         exclusive = self._if_exists != "overwrite"
-        chunks = _Chunker(self._store, key, self.token, if_absent=exclusive)
+        chunks = _Chunker(
+            self._store, key, self.token, if_absent=exclusive, hashed=self._checksums
+        )
         stream = _PartStream(name, chunks, lambda s: self._record(s.name, s.chunks))
         self._open[name] = stream
         if "b" in mode:
@@ -421,7 +438,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         if self.state is not WriterState.PENDING:
             chunks.abort()
             return
-        sha = chunks.sha.hexdigest()
+        sha = chunks.digest()
         if chunks.upload_id is not None:
             try:
                 chunks.finish_parts()

@@ -296,13 +296,14 @@ class RenameFS(AtomicFS):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> DirectoryWriter:
         check_if_exists(if_exists)
         check_guarantee(guarantee)
         p = self._p(path)
         self._require_rename(p, guarantee, directory=True)
         return RenameDirectoryWriter(
-            self, p, if_exists=if_exists, guarantee=guarantee, durable=durable
+            self, p, if_exists=if_exists, guarantee=guarantee, durable=durable, checksums=checksums
         )
 
     def staging(
@@ -334,6 +335,7 @@ class RenameFS(AtomicFS):
         if_exists: IfExists = "error",
         guarantee: Guarantee = "strict",
         durable: bool = True,
+        checksums: bool = True,
     ) -> JobWriter:
         """Claim ``path`` for a job of many workers (`targets.fs.rename.job`): its claim
         ``.<name>.targets-jobclaim`` and its staging ``.<name>.targets-job-<token>``."""
@@ -341,7 +343,9 @@ class RenameFS(AtomicFS):
         check_guarantee(guarantee)
         p = self._p(path)
         self._require_rename(p, guarantee, directory=True)
-        return RenameJobWriter(self, p, if_exists=if_exists, guarantee=guarantee, durable=durable)
+        return RenameJobWriter(
+            self, p, if_exists=if_exists, guarantee=guarantee, durable=durable, checksums=checksums
+        )
 
     def job_task(
         self, path: str, spec: Mapping[str, Any], task_id: TaskId, attempt: int = 0

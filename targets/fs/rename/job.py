@@ -87,9 +87,11 @@ class RenameTaskWriter(TaskWriter):
         attempt: int,
         *,
         durable: bool,
+        checksums: bool = True,
     ) -> None:
         super().__init__()
         store = fs.store
+        self._checksums = checksums
         self._fs = fs
         self._store = store
         self.final = store.shown(path)
@@ -146,7 +148,9 @@ class RenameTaskWriter(TaskWriter):
         store = self._store
         with store.map_errors(self._dir, "write"):
             sink = self._create(name)
-        raw = HashingSink(store, sink, f"{self.final}/{name}", name, self._record)
+        raw = HashingSink(
+            store, sink, f"{self.final}/{name}", name, self._record, hashed=self._checksums
+        )
         buffered = io.BufferedWriter(raw, store.write_buffer)
         self._open[name] = buffered
         return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
@@ -273,7 +277,13 @@ def open_task(
             shown,
         )
     return RenameTaskWriter(
-        fs, path, spec["job"], task_id, attempt, durable=bool(spec.get("durable", True))
+        fs,
+        path,
+        spec["job"],
+        task_id,
+        attempt,
+        durable=bool(spec.get("durable", True)),
+        checksums=bool(spec.get("checksums", True)),
     )
 
 
@@ -288,9 +298,11 @@ class RenameJobWriter(JobWriter):
         if_exists: IfExists,
         guarantee: Guarantee,
         durable: bool,
+        checksums: bool = True,
     ) -> None:
         store = fs.store
         self._fs = fs
+        self._checksums = checksums
         self._store = store
         self.path = path
         self.token = new_token()
@@ -362,12 +374,19 @@ class RenameJobWriter(JobWriter):
             "version": SPEC_VERSION,
             "job": self.token,
             "durable": self._durable,
+            "checksums": self._checksums,
         }
 
     def task(self, task_id: TaskId, attempt: int = 0) -> RenameTaskWriter:
         self._require_pending("open a task of")
         return RenameTaskWriter(
-            self._fs, self.path, self.token, task_id, attempt, durable=self._durable
+            self._fs,
+            self.path,
+            self.token,
+            task_id,
+            attempt,
+            durable=self._durable,
+            checksums=self._checksums,
         )
 
     def _commit(self, records: Sequence[TaskRecord]) -> dict[str, Any]:

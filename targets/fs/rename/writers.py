@@ -60,8 +60,8 @@ _ROOT_ERROR = "cannot write the root directory '/' as an output; name a path bel
 
 class HashingSink(io.RawIOBase):
     """A `Sink` as a raw stream whose errors are `targets.errors` naming ``shown``. With
-    ``on_close``, it counts and hashes what passes through it and reports the `PartRecord`
-    once the file is complete in the store."""
+    ``on_close``, it counts what passes through it (and hashes it, if ``hashed``) and
+    reports the `PartRecord` once the file is complete in the store."""
 
     def __init__(
         self,
@@ -70,13 +70,15 @@ class HashingSink(io.RawIOBase):
         shown: str,
         name: str = "",
         on_close: Callable[[PartRecord], None] | None = None,
+        *,
+        hashed: bool = True,
     ) -> None:
         self._store = store
         self._sink = sink
         self._shown = shown
         self._name = name
         self._on_close = on_close
-        self._hash = hashlib.sha256() if on_close is not None else None
+        self._hash = hashlib.sha256() if on_close is not None and hashed else None
         self.size = 0
 
     def writable(self) -> bool:
@@ -107,8 +109,9 @@ class HashingSink(io.RawIOBase):
                 self._sink.close()
         finally:
             super().close()
-        if self._on_close is not None and self._hash is not None:
-            self._on_close(PartRecord(self._name, self.size, self._hash.hexdigest()))
+        if self._on_close is not None:
+            digest = None if self._hash is None else self._hash.hexdigest()
+            self._on_close(PartRecord(self._name, self.size, digest))
 
 
 def prepare(
@@ -481,10 +484,12 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
         if_exists: IfExists,
         guarantee: Guarantee,
         durable: bool,
+        checksums: bool = True,
     ) -> None:
         super().__init__()
         store = self._begin(fs, path, if_exists=if_exists, guarantee=guarantee, durable=durable)
         self._fs = fs
+        self._checksums = checksums
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
         try:
@@ -512,7 +517,9 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
             raise TargetExistsError(f"{name} was already written in this output ({shown})", shown)
         with self._store.map_errors(self.final, "write"):
             sink = self._store.create(posixpath.join(self._tmp, name), parents=True)
-        raw = HashingSink(self._store, sink, f"{shown}/{name}", name, self._record)
+        raw = HashingSink(
+            self._store, sink, f"{shown}/{name}", name, self._record, hashed=self._checksums
+        )
         buffered = io.BufferedWriter(raw, self._store.write_buffer)
         self._open[name] = buffered
         if "b" in mode:
