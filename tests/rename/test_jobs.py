@@ -240,6 +240,44 @@ def test_tools_write_under_the_task_path(world: World) -> None:
     assert pq.read_table(pa.BufferReader(_read(d, "part-0.parquet"))).equals(table)
 
 
+def test_files_opened_by_name_are_staged_without_a_directory_per_attempt(world: World) -> None:
+    """A top-level file of ``t.open`` is one entry in the job's staging (no directory to make
+    and remove per attempt); a nested name or reading ``t.path`` makes the attempt's
+    directory, and both kinds of files are committed. Fails if an attempt that only opens
+    top-level names creates its directory, or if a flat file is not committed."""
+    d = world.out()
+    with d.job() as job:
+        with job.task(0) as t:
+            with t.open("part-0", "wb") as f:
+                f.write(b"flat")
+        dirs = [n for n in world.names() if ".targets-job-" in n and n.endswith("/")]
+        assert [n for n in dirs if "/i0-0-" in n] == []
+        assert [n for n in world.names() if "/i0-0-" in n and n.endswith("~part-0")] != []
+        with job.task(1) as u:
+            with u.open("sub/part-1", "wb") as f:
+                f.write(b"nested")
+            u.path  # noqa: B018 - reading it makes the directory
+        assert [n for n in world.names() if "/i1-0-" in n and n.endswith("/")] != []
+        job.commit([t.record, u.record])
+    assert sorted(d.files()) == ["part-0", "sub/part-1"]
+    assert _read(d, "part-0") == b"flat" and _read(d, "sub/part-1") == b"nested"
+    assert _hidden_left(world) == []
+
+
+def test_a_name_written_by_open_and_by_path_in_one_attempt_is_refused(world: World) -> None:
+    """Fails if the attempt's record silently keeps one of the two files of one name."""
+    d = world.out()
+    with d.job() as job:
+        with pytest.raises(CommitError, match="twice"), job.task(0) as t:
+            with t.open("part-0", "wb") as f:
+                f.write(b"by open")
+            with t.filesystem.open(f"{t.path}/part-0", "wb") as f:
+                f.write(b"by path")
+        assert [n for n in world.names() if "/i0-0-" in n] == []
+        job.commit([_write(job, 0, "part-0", b"again", attempt=1)])
+    assert _read(d, "part-0") == b"again"
+
+
 def test_overwrite_replaces_a_committed_output(world: World) -> None:
     d = world.out()
     with d.writer() as w, w.open("old", "wb") as f:

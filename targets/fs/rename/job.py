@@ -15,6 +15,7 @@ job's staging and claim.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -76,7 +77,9 @@ _CLAIM_STAGED = ".targets-claim.json"
 
 
 class RenameTaskWriter(TaskWriter):
-    """One attempt of one task: its own directory in the job's staging, writable at once."""
+    """One attempt of one task in the job's staging. A file opened by a top-level name is
+    staged as ``<label>~<name>`` right in the staging; ``path`` (made on first use) is the
+    attempt's own directory there, for tools writing by path and for nested names."""
 
     def __init__(
         self,
@@ -101,21 +104,45 @@ class RenameTaskWriter(TaskWriter):
         self.attempt_token = new_token()
         self.token = self.attempt_token
         self._label = task_label(task_id, attempt, self.attempt_token)
-        self._dir = posixpath.join(job_dir(path, job_token), self._label)
-        self.path = store.shown(self._dir)
+        self._staging = job_dir(path, job_token)
+        self._dir = posixpath.join(self._staging, self._label)
+        self._dir_made = False
         self.log_protocol = store.manifest_protocol
         self._durable = durable
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
         try:
-            with store.map_errors(self._dir, "open the task attempt"):
-                store.mkdir(self._dir)
-        except (TargetNotFound, FileNotFoundError):
-            self._never_started()
-            raise self._job_over("open") from None
+            with store.map_errors(self._staging, "open the task attempt"):
+                there = store.stat(self._staging)
         except BaseException:
             self._never_started()
             raise
+        if there is None:
+            self._never_started()
+            raise self._job_over("open")
+
+    @property
+    def path(self) -> str:
+        """The attempt's directory, writable by path (through `filesystem`) once read."""
+        self._make_dir()
+        return self._store.shown(self._dir)
+
+    @path.setter
+    def path(self, value: str) -> None:
+        raise AttributeError(f"the path of a task attempt of {self.final} cannot be set")
+
+    def _make_dir(self) -> None:
+        """Create the attempt's directory, never the job's staging: a straggler whose job is
+        over fails here instead of staging again where no one will clean up."""
+        if self._dir_made:
+            return
+        store = self._store
+        try:
+            with store.map_errors(self._dir, "open the task attempt"):
+                store.mkdir(self._dir)
+        except (TargetNotFound, FileNotFoundError):
+            raise self._job_over("write") from None
+        self._dir_made = True
 
     def _job_over(self, action: str) -> CommitError:
         return CommitError(
@@ -156,20 +183,27 @@ class RenameTaskWriter(TaskWriter):
         return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
 
     def _create(self, name: str) -> Any:
-        """Create ``name`` in the attempt's directory, and the directories of ``name`` under
-        it, never the attempt's directory itself: a straggler whose job is over (its staging
-        removed) fails here instead of staging again where no one will clean up."""
+        """Create the staged file of ``name``: flat in the job's staging for a top-level
+        name, else in the attempt's directory (with the directories of ``name``). Never the
+        job's staging itself: a straggler whose job is over fails here."""
         store = self._store
         parent = posixpath.dirname(name)
-        if parent:
-            made = self._dir
-            for part in parent.split("/"):
-                made = posixpath.join(made, part)
-                found = store.stat(made)
-                if found is None:
-                    if store.stat(posixpath.dirname(made)) is None:
-                        raise self._job_over("write")
-                    store.mkdir(made)
+        if not parent:
+            try:
+                return store.create(flat_path(self._staging, self._label, name))
+            except Exception:
+                if store.stat(self._staging) is None:
+                    raise self._job_over("write") from None
+                raise
+        self._make_dir()
+        made = self._dir
+        for part in parent.split("/"):
+            made = posixpath.join(made, part)
+            found = store.stat(made)
+            if found is None:
+                if store.stat(posixpath.dirname(made)) is None:
+                    raise self._job_over("write")
+                store.mkdir(made)
         try:
             return store.create(posixpath.join(self._dir, name))
         except Exception:
@@ -179,14 +213,16 @@ class RenameTaskWriter(TaskWriter):
 
     def _record(self, part: PartRecord) -> None:
         self._open.pop(part.name, None)
+        if "/" not in part.name:
+            part = dataclasses.replace(part, handle=dict(FLAT))
         self._parts[part.name] = part
 
     def _commit(self) -> TaskRecord:
         for f in list(self._open.values()):
             f.close()
         store = self._store
-        with store.map_errors(self._dir, "end the task attempt"):
-            if store.stat(self._dir) is None:
+        with store.map_errors(self._staging, "end the task attempt"):
+            if store.stat(self._staging) is None:
                 raise self._job_over("end")
             files = self._listed()
         record = TaskRecord(
@@ -202,10 +238,13 @@ class RenameTaskWriter(TaskWriter):
         return self._spill(record)
 
     def _listed(self) -> list[PartRecord]:
-        """Every file in the attempt's directory, whoever wrote it (``open`` or a tool
-        writing under ``path``), with the sha256 of those written through ``open``."""
+        """Every file of the attempt: those written through ``open`` (with their sha256
+        when taken) and every file in its directory, whoever wrote it (a tool writing
+        under ``path``)."""
+        files = [p for p in self._parts.values() if p.handle.get("flat")]
+        if not self._dir_made:
+            return files + [p for p in self._parts.values() if not p.handle.get("flat")]
         store, base = self._store, self._dir.rstrip("/") + "/"
-        files = []
         for entry in store.walk(self._dir):
             rel = entry.path[len(base) :]
             top = "/" not in rel
@@ -222,6 +261,12 @@ class RenameTaskWriter(TaskWriter):
             if entry.kind != "file":
                 continue
             known = self._parts.get(rel)
+            if known is not None and known.handle.get("flat"):
+                raise CommitError(
+                    f"task {self.task_id!r} of {self.final} wrote {rel!r} twice: with "
+                    "open() and by path under its directory; write each name once",
+                    self.final,
+                )
             if known is None or known.size != entry.size:
                 known = PartRecord(rel, entry.size)
             files.append(known)
@@ -235,6 +280,7 @@ class RenameTaskWriter(TaskWriter):
             "attempt_token": record.attempt_token,
             "files": record.to_json()["files"],
         }
+        self._make_dir()
         spill = posixpath.join(self._dir, SPILL_NAME)
         store = self._store
         with (
@@ -252,11 +298,18 @@ class RenameTaskWriter(TaskWriter):
         )
 
     def _discard(self) -> None:
+        names = [*self._open, *self._parts]
         for f in list(self._open.values()):
             with contextlib.suppress(Exception):
                 f.close()
-        with contextlib.suppress(Exception):
-            self._store.delete(self._dir)
+        store = self._store
+        for name in names:
+            if "/" not in name:
+                with contextlib.suppress(Exception):
+                    store.delete(flat_path(self._staging, self._label, name))
+        if self._dir_made:
+            with contextlib.suppress(Exception):
+                store.delete(self._dir)
 
 
 def open_task(
@@ -465,14 +518,10 @@ class RenameJobWriter(JobWriter):
         """Every chosen file is still staged, at the size its record says."""
         store = self._store
         for record, parts in zip(chosen, files, strict=True):
-            attempt_dir = posixpath.join(
-                self._dir, task_label(record.task_id, record.attempt, record.attempt_token)
-            )
+            label = task_label(record.task_id, record.attempt, record.attempt_token)
+            attempt_dir = posixpath.join(self._dir, label)
             with store.map_errors(attempt_dir, "verify the files of a task in"):
-                there = store.stat(attempt_dir)
-                walked = store.walk(attempt_dir) if there is not None and there.is_dir else []
-            base = attempt_dir + "/"
-            sizes = {e.path[len(base) :]: e.size for e in walked if e.kind == "file"}
+                sizes = self._staged_sizes(label, parts)
             for part in parts:
                 check_relative_name(part.name, self._shown)
                 if sizes.get(part.name) != part.size:
@@ -481,11 +530,33 @@ class RenameJobWriter(JobWriter):
                     raise CommitError(
                         f"job commit of {self._shown}: task {record.task_id!r} (attempt "
                         f"{record.attempt}) wrote {part.name!r} ({part.size} bytes), but its "
-                        f"staged copy in {store.shown(attempt_dir)} {state} (removed by a "
+                        f"staged copy in {store.shown(self._dir)} {state} (removed by a "
                         "cleanup, or written again by a straggler?); nothing was published and "
                         "the job was aborted",
                         self._shown,
                     )
+
+    def _staged_sizes(self, label: str, parts: Sequence[PartRecord]) -> dict[str, int]:
+        """The size of each staged file of one attempt, by name: flat ones looked up one
+        by one, the attempt's directory (if any file is there) walked once."""
+        store = self._store
+        sizes: dict[str, int] = {}
+        in_dir = {p.name for p in parts if not _is_flat(p)}
+        for part in parts:
+            if part.name not in in_dir:
+                entry = store.stat(flat_path(self._dir, label, part.name))
+                if entry is not None and entry.kind == "file":
+                    sizes[part.name] = entry.size
+        if in_dir:
+            attempt_dir = posixpath.join(self._dir, label)
+            there = store.stat(attempt_dir)
+            walked = store.walk(attempt_dir) if there is not None and there.is_dir else []
+            base = attempt_dir + "/"
+            for e in walked:
+                rel = e.path[len(base) :]
+                if e.kind == "file" and rel in in_dir:
+                    sizes[rel] = e.size
+        return sizes
 
     def _fence(self, *, last: bool) -> None:
         """The job still holds its lease and its claim. ``last`` (right before publishing)
@@ -537,12 +608,16 @@ class RenameJobWriter(JobWriter):
         with store.map_errors(tree, "assemble the output in"):
             store.mkdir(tree)
             for record, parts in zip(chosen, files, strict=True):
-                attempt_dir = posixpath.join(
-                    self._dir, task_label(record.task_id, record.attempt, record.attempt_token)
-                )
+                label = task_label(record.task_id, record.attempt, record.attempt_token)
+                attempt_dir = posixpath.join(self._dir, label)
                 for part in parts:
                     _make_dirs(store, tree, posixpath.dirname(part.name), made)
-                    _move(store, posixpath.join(attempt_dir, part.name), tree + "/" + part.name)
+                    staged = (
+                        flat_path(self._dir, label, part.name)
+                        if _is_flat(part)
+                        else posixpath.join(attempt_dir, part.name)
+                    )
+                    _move(store, staged, tree + "/" + part.name)
         return tree
 
     def _seal(self, tree: str, parts: list[PartRecord]) -> dict[str, Any]:
@@ -571,6 +646,22 @@ class RenameJobWriter(JobWriter):
             doomed = to_trash(store, self._dir, posixpath.basename(self.path))
             if doomed is not None:
                 store.delete(doomed)
+
+
+FLAT_SEP = "~"
+"""Between an attempt's label and a file's name in a flat staged name (no label holds it)."""
+FLAT: Mapping[str, Any] = {"flat": True}
+"""The handle of a file staged flat in the job's staging (`flat_path`)."""
+
+
+def flat_path(staging: str, label: str, name: str) -> str:
+    """Where the attempt ``label`` stages its top-level file ``name``: right in the job's
+    staging, as ``<label>~<name>`` (one entry to create and rename, no directory)."""
+    return posixpath.join(staging, f"{label}{FLAT_SEP}{name}")
+
+
+def _is_flat(part: PartRecord) -> bool:
+    return "/" not in part.name and part.handle.get("flat") is True
 
 
 def _make_dirs(store: RenameStore, tree: str, rel: str, made: set[str]) -> None:
