@@ -59,9 +59,10 @@ def test_request_counts_are_exact(quick: str) -> None:
 
 def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path) -> None:
     """``python -m bench.jobs`` at 1/100 of its sizes, on local and S3: every scenario has
-    the job, the unsafe floor and staging + copy, with times, commit step and driver
-    memory; on S3 the job's requests hold no copy and the server copied 0 bytes while the
-    staging path copied every byte (a job that staged and copied fails both checks)."""
+    the job (without and with sha256), the unsafe floor and staging + copy, with times,
+    commit step and driver memory; on S3 the job's requests hold no copy and the server
+    copied 0 bytes while the staging path copied every byte (a job that staged and copied
+    fails both checks)."""
     import json
 
     out = tmp_path / "jobs.json"
@@ -74,8 +75,9 @@ def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(out.read_text())
-    paths = {"targets job", "plain writes (unsafe floor)", "staging + copy"}
+    doc = json.loads(out.read_text())
+    found = doc["results"]
+    paths = {"targets job", "targets job + sha256", "plain writes (unsafe floor)", "staging + copy"}
     keys = {(r["scenario"]["key"], r["store"], r["path"]) for r in found}
     assert keys == {
         (s, store, p)
@@ -91,4 +93,10 @@ def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path
             kinds = set(r["requests"])
             copies = {"CopyObject", "UploadPartCopy"} & kinds
             assert bool(copies) == (r["path"] == "staging + copy"), r
-    assert "| s3 job, 2 tasks x 81.9 KiB: 0 bytes copied | 0 B | met |" in result.stdout
+    assert "| s3 job, 2 tasks x 81.9 KiB: 0 bytes copied | 0 B | met | — |" in result.stdout
+    # Files over the inline limit travel as uploads: the server's request costs are timed.
+    (bound,) = doc["bounds"]
+    assert (bound["scenario"]["key"], bound["store"]) == ("jobs-64x8MiB", "s3")
+    assert set(bound["ms"]) == {"put", "create", "part", "complete", "copy"}
+    assert all(ms > 0 for ms in bound["ms"].values())
+    assert "best this server allows" in result.stdout
