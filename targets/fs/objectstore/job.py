@@ -69,19 +69,19 @@ from targets.fs.objectstore.lease import DocumentLease, lease_lost_error, read_l
 from targets.fs.objectstore.parallel import parallel
 from targets.fs.objectstore.pathfs import WriterFileSystem
 from targets.fs.objectstore.publish import (
-    _check_alone,
-    _claim_and_list,
-    _clear_old,
-    _Commit,
-    _fail_after_claim,
-    _write_success,
+    DirectoryCommit,
+    check_alone,
+    claim_and_list,
     claim_over_committed,
+    clear_old,
     entries_from_staging,
+    fail_after_claim,
     manifest_of,
     publish_entry,
+    write_success,
 )
 from targets.fs.objectstore.store import ObjectInfo, ObjectStore, under
-from targets.fs.objectstore.writers import _Chunker, _PartStream
+from targets.fs.objectstore.writers import Chunker, PartStream
 
 __all__ = [
     "AREA_PREFIX",
@@ -193,7 +193,9 @@ class ObjectJobWriter(JobWriter):
         """Uploads of attempts opened in this process or reported to `commit`: aborted by
         name where the store cannot list uploads (GCS)."""
         self._state = WriterState.PENDING
-        self._claimed = _Commit(store, prefix, self.token, [], None, stale_after, concurrency)
+        self._claimed = DirectoryCommit(
+            store, prefix, self.token, [], None, stale_after, concurrency
+        )
         self._claim()
 
     @property
@@ -209,9 +211,9 @@ class ObjectJobWriter(JobWriter):
             if self._if_exists == "overwrite":
                 etag = self._claim_over(doc)
             else:
-                etag, early = _claim_and_list(commit, doc)
+                etag, early = claim_and_list(commit, doc)
                 try:
-                    _check_alone(commit, early)
+                    check_alone(commit, early)
                 except BaseException:
                     delete_version(self._store, commit.claim_key, etag)
                     raise
@@ -297,13 +299,13 @@ class ObjectJobWriter(JobWriter):
 
         try:
             if self._old_success is not None:
-                _clear_old(commit, self._old_success)
+                clear_old(commit, self._old_success)
             parallel(publish, entries, self._concurrency)
             commit.ensure_lease()
         except BaseException as exc:
-            _fail_after_claim(commit, exc, "publish")
+            fail_after_claim(commit, exc, "publish")
         manifest = manifest_of(self.token, entries)
-        _write_success(commit, manifest)
+        write_success(commit, manifest)
         assert commit.lease is not None
         commit.lease.release()
         with contextlib.suppress(Exception):
@@ -480,7 +482,7 @@ class ObjectTaskWriter(TaskWriter):
         self._staging = f"{self._area}/{self._label}"
         self._staging_used = False
         self._pathfs: WriterFileSystem | None = None
-        self._open: dict[str, _PartStream] = {}
+        self._open: dict[str, PartStream] = {}
         self._files: dict[str, PartRecord] = {}
         self._uploads: dict[str, str] = {}
         self._inline = 0
@@ -515,16 +517,16 @@ class ObjectTaskWriter(TaskWriter):
         if name in self._files or name in self._open:
             raise TargetExistsError(f"{name} was already written by this task ({url})", url)
         key = under(self._prefix) + name
-        chunks = _Chunker(
+        chunks = Chunker(
             self._store, key, self.job_token, if_absent=self._exclusive, hashed=self._checksums
         )
-        stream = _PartStream(name, chunks, self._file_done)
+        stream = PartStream(name, chunks, self._file_done)
         self._open[name] = stream
         if "b" in mode:
             return cast(IO[bytes], stream)
         return io.TextIOWrapper(stream, **kwargs)
 
-    def _file_done(self, stream: _PartStream) -> None:
+    def _file_done(self, stream: PartStream) -> None:
         """A file was closed: carry it inline, or leave its upload pending."""
         self._open.pop(stream.name, None)
         chunks = stream.chunks
@@ -540,7 +542,7 @@ class ObjectTaskWriter(TaskWriter):
             stream.name, chunks.size, chunks.digest(), handle
         )
 
-    def _handle(self, stream: _PartStream) -> dict[str, Any]:
+    def _handle(self, stream: PartStream) -> dict[str, Any]:
         chunks = stream.chunks
         small = chunks.upload_id is None and chunks.size <= INLINE_FILE_MAX
         if small and self._inline + chunks.size <= INLINE_BUDGET:

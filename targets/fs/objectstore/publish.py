@@ -5,16 +5,16 @@ one named step per numbered step there:
 
 1. `_take_claim`: exclusive create of ``<dir>/_targets_claim``, the one decision point
    between writers; an overwrite (`_claim_overwrite`) replaces the committed output's claim
-   conditionally instead, then deletes only what the old manifest lists (`_clear_old`). From
+   conditionally instead, then deletes only what the old manifest lists (`clear_old`). From
    here on the claim is the writer's lease (`targets.fs.objectstore.lease`): renewed while
    the commit runs, checked before every publish and before ``_SUCCESS``; a writer whose
    claim was taken over (`_fenced`) publishes nothing more and removes what it published;
-2. `_check_alone`: the prefix holds nothing but this writer's claim. Its listing leaves
-   right behind the claim, without waiting for its answer (`_claim_and_list`), so that the
+2. `check_alone`: the prefix holds nothing but this writer's claim. Its listing leaves
+   right behind the claim, without waiting for its answer (`claim_and_list`), so that the
    commit's fixed latency is two round trips (claim and listing, then ``_SUCCESS``), not
    three;
 3. `publish_entry` for every file, in parallel, each exclusive;
-4. `_write_success`: exclusive create of ``_SUCCESS`` holding the manifest;
+4. `write_success`: exclusive create of ``_SUCCESS`` holding the manifest;
 5. the staging prefix, if anything was staged, is deleted.
 
 Nothing of a writer is visible before its claim; a failure after the claim rolls back what
@@ -22,6 +22,12 @@ this writer published (by token) and its claim (`roll_back_own`), or says to run
 `targets recover` when that fails too. `copy_directory` (a prefix copied server-side) and
 the staging of tools that write by path (`entries_from_staging`) commit through the same
 steps.
+
+A commit path of its own (a job of many workers, `targets.fs.objectstore.job`) composes the
+same steps: a `DirectoryCommit` holds what they share; `claim_and_list` (or
+`claim_over_committed`, then `clear_old`, for an overwrite) takes the claim; `check_alone`,
+`publish_entry` and `write_success` follow; `fail_after_claim` rolls back any failure
+after the claim. Each step keeps its guarantee whoever calls it.
 """
 
 from __future__ import annotations
@@ -86,17 +92,24 @@ from targets.fs.objectstore.store import (
 )
 
 __all__ = [
+    "DirectoryCommit",
+    "check_alone",
+    "claim_and_list",
+    "claim_over_committed",
+    "clear_old",
     "commit_directory",
     "copy_directory",
     "entries_from_staging",
+    "fail_after_claim",
     "manifest_of",
     "publish_entry",
     "roll_back_own",
+    "write_success",
 ]
 
 
 @dataclasses.dataclass
-class _Commit:
+class DirectoryCommit:
     """One directory commit under way: what its steps share."""
 
     store: ObjectStore
@@ -159,14 +172,14 @@ def commit_directory(
     marks the prefix as taken for later writers. ``concurrency``: requests sent in parallel
     (default `targets.fs.objectstore.parallel.PUBLISH_THREADS`).
     """
-    commit = _Commit(store, prefix, token, entries, staging, stale_after, concurrency)
+    commit = DirectoryCommit(store, prefix, token, entries, staging, stale_after, concurrency)
     _check_names(commit)
     document = claim_document(token, entries, staging, lease_period=stale_after)
     try:
         if if_exists == "overwrite":
             etag, early = _claim_overwrite(commit, document), None
         else:
-            etag, early = _claim_and_list(commit, document)
+            etag, early = claim_and_list(commit, document)
     except BaseException:
         abort_entries(store, prefix, entries)  # nothing of this writer was visible
         raise
@@ -179,7 +192,7 @@ def commit_directory(
 
 
 def _publish_claimed(
-    commit: _Commit, early: concurrent.futures.Future[list[str]] | None
+    commit: DirectoryCommit, early: concurrent.futures.Future[list[str]] | None
 ) -> dict[str, Any]:
     """Steps 2 to 5, once the claim is held."""
     store, prefix, token, entries = commit.store, commit.prefix, commit.token, commit.entries
@@ -189,38 +202,38 @@ def _publish_claimed(
         publish_entry(store, prefix, token, e)
 
     try:
-        _check_alone(commit, early)
+        check_alone(commit, early)
         parallel(publish, entries, commit.concurrency)
         commit.ensure_lease()
     except BaseException as exc:
-        _fail_after_claim(commit, exc, "publish")
+        fail_after_claim(commit, exc, "publish")
     manifest = manifest_of(token, entries)
-    _write_success(commit, manifest)
+    write_success(commit, manifest)
     if commit.staging is not None:
         with contextlib.suppress(Exception):
             delete_prefix(store, commit.staging, concurrency=commit.concurrency)
     return manifest
 
 
-def _check_names(commit: _Commit) -> None:
+def _check_names(commit: DirectoryCommit) -> None:
     names = [e.name for e in commit.entries]
     if len(set(names)) != len(names):
         raise InvalidTarget(f"output {commit.url} names a file twice", commit.url)
 
 
-def _claim_overwrite(commit: _Commit, document: dict[str, Any]) -> str:
+def _claim_overwrite(commit: DirectoryCommit, document: dict[str, Any]) -> str:
     """Step 1 of an overwrite; return the etag of this writer's claim.
 
     A committed output's claim is replaced conditionally (the version seen), so that of two
     overwriters exactly one goes on and the other, having deleted nothing, gets
     `TargetExistsError`; an output without a claim is claimed exclusively. Only then is the
-    old output emptied (`_clear_old`): ``_SUCCESS`` first (absent, never mixed), then what
+    old output emptied (`clear_old`): ``_SUCCESS`` first (absent, never mixed), then what
     its manifest lists, each in the version listed. A claim without ``_SUCCESS`` (a commit
     in progress, or abandoned) is not overwritten (`claimed_error`)."""
     try:
         etag, success = claim_over_committed(commit, document)
         if success is not None:
-            _clear_old(commit, success)
+            clear_old(commit, success)
     except StoreUnavailable as exc:
         outcome = directory_outcome("clear", commit.url, commit.token, False)
         raise interrupted(exc, commit.url, outcome) from exc
@@ -228,7 +241,7 @@ def _claim_overwrite(commit: _Commit, document: dict[str, Any]) -> str:
 
 
 def claim_over_committed(
-    commit: _Commit, document: dict[str, Any]
+    commit: DirectoryCommit, document: dict[str, Any]
 ) -> tuple[str, ObjectInfo | None]:
     """Take the claim of an output that may be committed: replace its committed claim in the
     version seen, or claim exclusively where there is none; return the claim's etag and the
@@ -244,7 +257,7 @@ def claim_over_committed(
     return _replace_claim(commit, encode_json(document), claim), success
 
 
-def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
+def _replace_claim(commit: DirectoryCommit, document: bytes, old: ObjectInfo) -> str:
     """Replace the committed output's claim ``old`` with this writer's, in the version seen.
     `TargetExistsError` if it changed meanwhile (another overwriter was first)."""
 
@@ -272,7 +285,7 @@ def _replace_claim(commit: _Commit, document: bytes, old: ObjectInfo) -> str:
         raise
 
 
-def _clear_old(commit: _Commit, success: ObjectInfo) -> None:
+def clear_old(commit: DirectoryCommit, success: ObjectInfo) -> None:
     """Delete the old output that this writer's claim now holds: its ``_SUCCESS`` first,
     then what its manifest lists (each in the version listed now, and only if that is the
     version the manifest names). An old output without a manifest of this library (a
@@ -296,8 +309,8 @@ def _clear_old(commit: _Commit, success: ObjectInfo) -> None:
     parallel(lambda o: delete_version(store, o.key, o.etag), doomed, commit.concurrency)
 
 
-def _claim_and_list(
-    commit: _Commit, document_: dict[str, Any]
+def claim_and_list(
+    commit: DirectoryCommit, document_: dict[str, Any]
 ) -> tuple[str, concurrent.futures.Future[list[str]] | None]:
     """Steps 1 and 2 together: the claim, and (when requests may be sent in parallel) the
     listing of the prefix, sent from a second thread as soon as the claim has gone out,
@@ -305,7 +318,7 @@ def _claim_and_list(
 
     The claim alone decides between writers; the listing only looks for objects that are
     not this library's (a foreign output). Returns that early listing, answered, for
-    `_check_alone` (which raises its error, if it failed, as a listing after the claim
+    `check_alone` (which raises its error, if it failed, as a listing after the claim
     would); None when the requests go one after the other (``publish_concurrency=1``).
     Since the listing leaves only once the claim has, a writer that pauses between the two
     delays both; what it may miss is an object written while the listing overtakes the
@@ -330,7 +343,7 @@ def _claim_and_list(
 
 
 def _take_claim(
-    commit: _Commit, document: bytes, on_send: Callable[[], None] | None = None
+    commit: DirectoryCommit, document: bytes, on_send: Callable[[], None] | None = None
 ) -> str:
     """Step 1: the exclusive create of the claim (``on_send`` is called right before it is
     sent); return its etag. Another writer's claim there raises `claimed_error`; a lost
@@ -351,7 +364,7 @@ def _take_claim(
         raise interrupted(exc, commit.url, outcome) from exc
 
 
-def _claim_is_ours(commit: _Commit) -> str | Literal[False] | None:
+def _claim_is_ours(commit: DirectoryCommit) -> str | Literal[False] | None:
     """The etag of this writer's claim if it is there, False if it is not (None: the store
     does not say)."""
     try:
@@ -361,7 +374,9 @@ def _claim_is_ours(commit: _Commit) -> str | Literal[False] | None:
     return info.etag if info is not None and token_of(info) == commit.token else False
 
 
-def _check_alone(commit: _Commit, early: concurrent.futures.Future[list[str]] | None) -> None:
+def check_alone(
+    commit: DirectoryCommit, early: concurrent.futures.Future[list[str]] | None
+) -> None:
     """Step 2: the prefix holds nothing but this writer's claim, else `TargetExistsError`
     (a foreign output, e.g. Spark's, is never mixed into). An early listing that found
     nothing settles it; anything it found is checked by a listing made after the claim's
@@ -384,7 +399,7 @@ def _check_alone(commit: _Commit, early: concurrent.futures.Future[list[str]] | 
     )
 
 
-def _others(commit: _Commit) -> list[str]:
+def _others(commit: DirectoryCommit) -> list[str]:
     """The keys under the output's prefix other than this writer's claim, sorted."""
     listed = commit.store.list(under(commit.prefix))
     return sorted(o.key for o in listed if o.key != commit.claim_key)
@@ -435,9 +450,9 @@ def manifest_of(token: str, entries: Sequence[Entry]) -> dict[str, Any]:
     return manifest
 
 
-def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
+def write_success(commit: DirectoryCommit, manifest: dict[str, Any]) -> None:
     """Step 4: the exclusive create of ``_SUCCESS``, the commit point, once the claim is
-    known to be held (`_Commit.ensure_lease`). A lost answer whose ``_SUCCESS`` carries our
+    known to be held (`DirectoryCommit.ensure_lease`). A lost answer whose ``_SUCCESS`` carries our
     token is a commit (G7); an unknown outcome rolls nothing back."""
     key = under(commit.prefix) + SUCCESS
     try:
@@ -451,10 +466,10 @@ def _write_success(commit: _Commit, manifest: dict[str, Any]) -> None:
     except BaseException as exc:
         if isinstance(exc, Exception) and _success_is_ours(commit, key):
             return  # it took effect: whatever was answered, the output is committed
-        _fail_after_claim(commit, exc, "success")
+        fail_after_claim(commit, exc, "success")
 
 
-def _success_is_ours(commit: _Commit, key: str) -> bool:
+def _success_is_ours(commit: DirectoryCommit, key: str) -> bool:
     """Whether the ``_SUCCESS`` at ``key`` is this writer's (False when that is unknown)."""
     try:
         return published_by(commit.store, key, commit.token) is not None
@@ -462,7 +477,7 @@ def _success_is_ours(commit: _Commit, key: str) -> bool:
         return False
 
 
-def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoReturn:
+def fail_after_claim(commit: DirectoryCommit, exc: BaseException, phase: str) -> NoReturn:
     """Roll back a commit that failed after its claim with ``exc`` (in ``phase``) and raise
     what the writer is told: a conflict (`Taken`) as `TargetExistsError`, an interrupted
     publish with what is known, an error whose roll-back failed too with `targets recover`,
@@ -499,7 +514,7 @@ def _fail_after_claim(commit: _Commit, exc: BaseException, phase: str) -> NoRetu
     raise exc
 
 
-def _fenced(commit: _Commit, lost: LeaseLost) -> NoReturn:
+def _fenced(commit: DirectoryCommit, lost: LeaseLost) -> NoReturn:
     """Stop a writer whose claim was taken over (by `recover` or `cleanup`) while it was
     publishing: it publishes nothing more and never writes ``_SUCCESS``. Unless the party
     that took the claim over is rolling it forward (then the files are its to publish), the

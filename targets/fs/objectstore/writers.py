@@ -62,13 +62,20 @@ from targets.fs.objectstore.store import (
     writer_metadata,
 )
 
-__all__ = ["HOLD_MEMORY", "ObjectDirectoryWriter", "ObjectFileWriter", "ObjectStaging"]
+__all__ = [
+    "HOLD_MEMORY",
+    "Chunker",
+    "ObjectDirectoryWriter",
+    "ObjectFileWriter",
+    "ObjectStaging",
+    "PartStream",
+]
 
 HOLD_MEMORY = 64 << 20
 """Bytes of small files a directory writer holds in memory before it spools to local disk."""
 
 
-class _Chunker:
+class Chunker:
     """Collects written bytes; past one part, streams them as a multipart upload (unpublished),
     created with the condition (``if_absent``) it will be completed with. With ``hashed``, it
     also takes the sha256 of what was written (`digest`)."""
@@ -219,7 +226,7 @@ class ObjectFileWriter(FileWriter):
         self._if_exists = if_exists
         self._before_commit = before_commit
         # A file output's manifest is its own metadata: no checksum to take.
-        self._chunks = _Chunker(
+        self._chunks = Chunker(
             store, key, self.token, if_absent=if_exists == "error", hashed=False
         )
         self._stale_after = stale_after
@@ -297,12 +304,12 @@ class ObjectFileWriter(FileWriter):
 # -- directory outputs----------------------------------------------------------------------
 
 
-class _PartStream(io.BufferedIOBase):
+class PartStream(io.BufferedIOBase):
     """One file of a directory output or of a task attempt, written through ``chunks`` (held
     back, or streamed as an unpublished upload); ``on_close`` receives it once it is closed."""
 
     def __init__(
-        self, name: str, chunks: _Chunker, on_close: Callable[[_PartStream], None]
+        self, name: str, chunks: Chunker, on_close: Callable[[PartStream], None]
     ) -> None:
         super().__init__()
         self.name = name
@@ -373,7 +380,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         self._staging = staging_key(prefix, self.token)
         self._staging_used = False
         self._entries: dict[str, Entry] = {}
-        self._open: dict[str, _PartStream] = {}
+        self._open: dict[str, PartStream] = {}
         self._held = 0
         self._spool = _Spool()
         self._pathfs: WriterFileSystem | None = None
@@ -424,16 +431,16 @@ class ObjectDirectoryWriter(DirectoryWriter):
         # Completed only after the claim: exclusively, except for an overwrite (whose old
         # files are still there when the upload starts, which GCS may check at once).
         exclusive = self._if_exists != "overwrite"
-        chunks = _Chunker(
+        chunks = Chunker(
             self._store, key, self.token, if_absent=exclusive, hashed=self._checksums
         )
-        stream = _PartStream(name, chunks, lambda s: self._record(s.name, s.chunks))
+        stream = PartStream(name, chunks, lambda s: self._record(s.name, s.chunks))
         self._open[name] = stream
         if "b" in mode:
             return cast(IO[bytes], stream)
         return io.TextIOWrapper(stream, **kwargs)
 
-    def _record(self, name: str, chunks: _Chunker) -> None:
+    def _record(self, name: str, chunks: Chunker) -> None:
         self._open.pop(name, None)
         if self.state is not WriterState.PENDING:
             chunks.abort()
