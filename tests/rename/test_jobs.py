@@ -361,16 +361,36 @@ def test_cleanup_leaves_a_live_job_alone_and_removes_a_dead_one(world: World) ->
 
 
 def test_a_single_writer_racing_a_job_one_wins(world: World) -> None:
-    """A directory writer commits while a job is open: the job's commit is then refused
-    (`TargetExistsError`) and leaves nothing; the writer's output stands (G3)."""
+    """A directory writer opened before the job commits while the job is open: the job's
+    commit is then refused (`TargetExistsError`) and leaves nothing; the writer's output
+    stands (G3)."""
     d = world.out()
-    job = d.job()
-    rec = _write(job, 0, "from-job", b"job")
-    with d.writer() as w, w.open("from-writer", "wb") as f:
-        f.write(b"writer")
+    with d.writer() as w:
+        job = d.job()
+        rec = _write(job, 0, "from-job", b"job")
+        with w.open("from-writer", "wb") as f:
+            f.write(b"writer")
     with pytest.raises(TargetExistsError):
         job.commit([rec])
     assert d.files() == ["from-writer"] and _hidden_left(world) == []
+
+
+def test_a_single_writer_is_refused_at_once_while_a_job_is_live(world: World) -> None:
+    """``writer()`` and a directory ``temporary_path()`` fail when opened, naming the live
+    job, instead of writing everything to lose at publish; once the job is dead (its lease
+    stale), its claim is no obstacle to them. Fails if the writer only finds out at its
+    publish, or if a dead job's claim blocks a writer."""
+    d = world.out()
+    job = d.job()
+    with pytest.raises(TargetExistsError, match=f"live job.*{job.token}"):
+        d.writer()
+    with pytest.raises(TargetExistsError, match="live job"), d.temporary_path():
+        pass
+    _kill(job)
+    world.let_time_pass(120)
+    with d.writer() as w, w.open("from-writer", "wb") as f:
+        f.write(b"writer")
+    assert d.files() == ["from-writer"]
 
 
 @pytest.mark.parametrize("pause_in", ["_verify", "_assemble", "_seal", "_fence"])

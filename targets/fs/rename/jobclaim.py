@@ -24,6 +24,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from targets.errors import TargetExistsError
 from targets.fs._manifest import timestamp
 from targets.fs._names import new_token, temp_name
 from targets.fs.rename.publish import sibling
@@ -39,6 +40,7 @@ __all__ = [
     "job_dir",
     "judge",
     "read_claim",
+    "refuse_live_job",
     "remove_claim",
     "to_trash",
 ]
@@ -145,6 +147,21 @@ def judge(store: RenameStore, path: str, period: float) -> Judged | None:
             newest = max(newest, staging.mtime)
     now = store.now(posixpath.dirname(path))
     return Judged(doc, now - newest, period)
+
+
+def refuse_live_job(store: RenameStore, path: str, period: float) -> None:
+    """`TargetExistsError` naming the job if a live job holds the output ``path``: a writer
+    of one process fails at once instead of at its publish. (Only sooner: whichever of the
+    two publishes first still wins, the other is refused by the publish itself.) A dead
+    job's claim is no obstacle to a writer, whose publish never needs it."""
+    judged = judge(store, path, period)
+    if judged is not None and judged.live:
+        shown = store.shown(path)
+        raise TargetExistsError(
+            f"{shown} is being written by a live job of many workers ({judged.holder()}); "
+            "nothing was written. Wait for the job to commit or abort, or write elsewhere",
+            shown,
+        )
 
 
 def to_trash(store: RenameStore, temp: str, name: str) -> str | None:

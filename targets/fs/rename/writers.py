@@ -40,6 +40,7 @@ from targets.fs.base import (
     Staging,
     WriterState,
 )
+from targets.fs.rename.jobclaim import refuse_live_job
 from targets.fs.rename.lease import StagingLease, is_inner_marker
 from targets.fs.rename.publish import (
     Evidence,
@@ -494,6 +495,8 @@ class RenameDirectoryWriter(_Staged, DirectoryWriter):
         self._open: dict[str, IO[Any]] = {}
         try:
             prepare(store, path, directory=True, if_exists=if_exists, durable=durable)
+            with store.map_errors(path, "look for a job on"):
+                refuse_live_job(store, path, fs.lease_period)
             create_own(store, self._tmp, path, "stage", durable=durable, directory=True)
         except BaseException:
             self._never_started()
@@ -598,6 +601,9 @@ class RenameStaging(_Staged, Staging):
                 durable=durable,
                 parents=True,  # the tool writing the staging path needs them
             )
+            if directory:
+                with store.map_errors(path, "look for a job on"):
+                    refuse_live_job(store, path, fs.lease_period)
         except BaseException:
             self._never_started()
             raise
