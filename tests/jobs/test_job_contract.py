@@ -212,6 +212,23 @@ def test_a_second_job_on_a_live_job_is_refused_not_judged_incomplete(root: Store
     assert d.files() == ["a.bin"]
 
 
+def test_a_single_writer_during_a_live_job_is_refused_and_the_job_still_commits(
+    root: StoreRoot,
+) -> None:
+    """A directory writer on the output of a live job fails (at once on rename stores, at
+    its claim on object stores) and leaves nothing; the job then commits its own files only.
+    Fails if the writer's file ends up in the output or the writer takes the output."""
+    d = targets.DirectoryTarget(root.child("t/"), **root.options)
+    job = d.job()
+    record = write(job, 0, {"from-job.bin": b"job"})
+    with pytest.raises(targets.TargetExistsError), d.writer() as w:
+        with w.open("from-writer.bin", "wb") as f:
+            f.write(b"writer")
+    job.commit([record])
+    assert d.files() == ["from-job.bin"]
+    committed_only(root, "t", ["from-job.bin"])
+
+
 def test_the_task_path_is_writable_at_once_through_its_filesystem(root: StoreRoot) -> None:
     d = targets.DirectoryTarget(root.child("t/"), **root.options)
     job = d.job()
