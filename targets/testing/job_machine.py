@@ -12,7 +12,14 @@ settle the dead job. After every step it checks what a reader sees:
   while the job is open.
 - Jobs: a committed output holds exactly the files of the first record given for each
   task id (no other attempt's bytes, no file of an unreported attempt); two chosen
-  attempts writing one name fail the commit, which leaves the output absent.
+  attempts writing one name fail the commit, which leaves the output absent. A driver
+  that crashed during its commit leaves the output absent or, if its commit got through,
+  exactly what the records it gave commit.
+
+Duplicate records of one task are the case a job commit exists for, so the machine makes
+them likely: a finished attempt may be followed by a second attempt of its task that
+writes its own bytes under its names (or other names of the task) and reports too, and a
+commit is as often given every record the driver got as a chosen subset of them.
 - G8: right after a commit or an abort, no temporary, no staging of any attempt and no
   pending upload is left, reported or not.
 - G10: a live job is never rolled back or cleaned up; ``recover`` and ``cleanup`` run
@@ -113,6 +120,8 @@ class JobMachine(RuleBasedStateMachine):
         self.expected: dict[str, bytes] | None = None
         self.if_crash_committed: dict[str, bytes] | None = None
         self.all: list[Attempt] = []
+        self.stale: set[str] = set()
+        """What earlier, dead jobs left when this job was opened."""
 
     def teardown(self) -> None:
         try:
@@ -147,6 +156,7 @@ class JobMachine(RuleBasedStateMachine):
             raise GuaranteeViolation("G3", "a job claimed an output that is committed")
         self.job, self.state = job, "open"
         self.jobs += 1
+        self.stale = self._temporaries()
 
     @precondition(lambda self: self.state == "open")
     @rule(
@@ -158,11 +168,45 @@ class JobMachine(RuleBasedStateMachine):
     def start_attempt(self, task: Any, names: list[str], big: bool) -> Attempt:
         """A worker starts an attempt of ``task`` (a retry or a speculative duplicate when
         one was started before) and writes ``names``."""
+        return self._start(task, [_name(task, name) for name in names], big)
+
+    def _start(self, task: Any, files: list[str], big: bool) -> Attempt:
         n = sum(a.task == task for a in self.all)
         attempt = Attempt(len(self.all), task, self.jobs, self.job.task(task, attempt=n))
         self.all.append(attempt)
-        for name in names:
-            self.write(attempt, name, big)
+        for file in files:
+            self._write_file(attempt, file, big)
+        return attempt
+
+    @precondition(lambda self: self.state == "open")
+    @rule(
+        target=attempts,
+        task=st.sampled_from(TASKS),
+        names=st.lists(st.sampled_from(NAMES), unique=True, min_size=1, max_size=2),
+        big=st.booleans(),
+    )
+    def run_attempt(self, task: Any, names: list[str], big: bool) -> Attempt:
+        """A worker runs an attempt of ``task`` from its start to its end: it writes
+        ``names`` and reports its record."""
+        attempt = self._start(task, [_name(task, name) for name in names], big)
+        self.end_attempt(attempt, "report")
+        return attempt
+
+    @precondition(lambda self: self._reported())
+    @rule(
+        target=attempts,
+        data=st.data(),
+        names=st.one_of(st.none(), st.lists(st.sampled_from(NAMES[:2]), unique=True, max_size=2)),
+    )
+    def duplicate_attempt(self, data: st.DataObject, names: list[str] | None) -> Attempt:
+        """A retry or speculative duplicate of a task that already reported runs to its end
+        and reports as well: it writes the same names as the first attempt (``names`` None),
+        or other names of its task, each with its own bytes."""
+        first = data.draw(st.sampled_from(self._reported()), label="duplicate of")
+        files = sorted(first.files) if names is None else [_name(first.task, n) for n in names]
+        big = any(len(data) > 64 for data in first.files.values())
+        attempt = self._start(first.task, files, big)
+        self.end_attempt(attempt, "report")
         return attempt
 
     def _live(self, attempt: Attempt) -> bool:
@@ -172,7 +216,9 @@ class JobMachine(RuleBasedStateMachine):
     def write(self, attempt: Attempt, name: str, big: bool) -> None:
         """The attempt writes one whole file (``big``: several parts of the store). After
         its job ended it is a straggler: its write may fail, never show."""
-        file = _name(attempt.task, name)
+        self._write_file(attempt, _name(attempt.task, name), big)
+
+    def _write_file(self, attempt: Attempt, file: str, big: bool) -> None:
         if attempt.state != "open" or file in attempt.files:
             return
         data = f"{attempt.number}:{file};".encode() * (64 if big else 1)
@@ -237,8 +283,9 @@ class JobMachine(RuleBasedStateMachine):
     def _choose(self, data: st.DataObject) -> list[Attempt]:
         reported = self._reported()
         order = data.draw(st.permutations(reported), label="order")
-        keep = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
-        given = [a for a, k in zip(order, keep, strict=True) if k]
+        some = st.lists(st.booleans(), min_size=len(order), max_size=len(order))
+        keep = data.draw(st.one_of(st.none(), some), label="kept (None: every record)")
+        given = order if keep is None else [a for a, k in zip(order, keep, strict=True) if k]
         note(f"records given: {given}")
         return given
 
@@ -346,14 +393,20 @@ class JobMachine(RuleBasedStateMachine):
 
     # -- what a reader sees ------------------------------------------------------------------
 
-    def job_left_nothing(self) -> None:
-        left = self.world.leftovers() + [
+    def _temporaries(self) -> set[str]:
+        return set(self.world.leftovers()) | {
             n
             for n in self.world.names()
             if n.startswith(OUTPUT)
             and n[len(OUTPUT) :].split("/")[0][:1] in "._"
             and n[len(OUTPUT) :] not in self.world.marker_files
-        ]
+        }
+
+    def job_left_nothing(self) -> None:
+        """Nothing of the job that just ended is left. What an earlier job left when its
+        driver died (a crash during the abort of a failed commit leaves its staging on the
+        rename family, unclaimed) is `cleanup`'s to remove, and that rule checks it."""
+        left = self._temporaries() - self.stale
         if left:
             raise GuaranteeViolation("G8", f"left by the job after it ended: {sorted(left)}")
 
@@ -364,17 +417,15 @@ class JobMachine(RuleBasedStateMachine):
             assert self.expected is not None
             if not exists:
                 raise GuaranteeViolation("G3", "a committed job's output is gone")
-            files = target.files()
-            if sorted(files) != sorted(self.expected):
-                raise GuaranteeViolation(
-                    "jobs", f"output holds {files}, not {sorted(self.expected)}"
-                )
-            for name in files:
-                with target.open(name) as f:
-                    if f.read() != self.expected[name]:
-                        raise GuaranteeViolation("jobs", f"{name} is not the chosen attempt's")
+            self._holds(target, self.expected)
             return
-        if exists and self.state != "dead":
+        if exists and self.state == "dead":
+            # The driver died after its commit published: the output is that commit's, whole.
+            if self.if_crash_committed is None:
+                raise GuaranteeViolation("jobs", "a commit with a collision published")
+            self._holds(target, self.if_crash_committed)
+            return
+        if exists:
             raise GuaranteeViolation("G1", f"the output exists while the job is {self.state}")
         if self.state == "open" or self.world.atomic_directories:
             shown = [
@@ -385,6 +436,17 @@ class JobMachine(RuleBasedStateMachine):
             ]
             if shown and not (self.state == "dead" and not self.world.atomic_directories):
                 raise GuaranteeViolation("G1", f"visible before the commit: {shown}")
+
+    @staticmethod
+    def _holds(target: Any, expected: dict[str, bytes]) -> None:
+        """The committed output lists exactly ``expected``, each file with its bytes."""
+        files = target.files()
+        if sorted(files) != sorted(expected):
+            raise GuaranteeViolation("jobs", f"output holds {files}, not {sorted(expected)}")
+        for name in files:
+            with target.open(name) as f:
+                if f.read() != expected[name]:
+                    raise GuaranteeViolation("jobs", f"{name} is not the chosen attempt's")
 
     @invariant()
     def output_is_whole(self) -> None:
