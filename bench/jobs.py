@@ -107,11 +107,13 @@ class Bound:
     """What the job's unavoidable steps cost here, alone (ms, median), for one scenario; and
     the best ratios that allows.
 
-    On S3 (files that travel as multipart uploads): one request of each kind. A deferred
-    upload (create, part, complete) per file stands against the floor's one PUT, and
-    against staging's PUT and copy. Locally: one ``rename`` in one directory, which the
-    commit does once per file (the issue's protocol: the chosen files are renamed into
-    one tree); the best job is the floor's time plus those renames, nothing else."""
+    On S3 (files that travel as multipart uploads): one request of each kind, and the
+    completions sent `COPY_THREADS` at a time. A deferred upload per file stands against
+    the floor's one PUT: the best job is the floor's time scaled by (create + part) / put,
+    for the tasks, plus the completions, which must wait for every task. Locally: one
+    ``rename`` in one directory, which the commit does once per file (the issue's
+    protocol: the chosen files are renamed into one tree); the best job is the floor's
+    time plus those renames, nothing else."""
 
     scenario: Scenario
     store: str
@@ -120,11 +122,15 @@ class Bound:
     def best(self, floor: float, copy: float) -> tuple[float, float]:
         """(least job / floor, most staging-copy / job), given the measured floor and
         staging-copy end-to-end seconds."""
+        n = self.scenario.tasks
         if self.store == "local":
-            job = floor + self.scenario.tasks * self.ms["rename"] / 1e3
-            return job / floor, copy / job
-        deferred = self.ms["create"] + self.ms["part"] + self.ms["complete"]
-        return deferred / self.ms["put"], (self.ms["put"] + self.ms["copy"]) / deferred
+            job = floor + n * self.ms["rename"] / 1e3
+        else:
+            # The tasks' create + part run as the floor's PUTs do; the completions wait for
+            # every task, in flight as the commit sends them.
+            tasks = floor * (self.ms["create"] + self.ms["part"]) / self.ms["put"]
+            job = tasks + n * self.ms["complete_batch"] / 1e3
+        return job / floor, copy / job
 
 
 # -- the stores, as the driver and the tasks see them ------------------------------------------
@@ -440,9 +446,36 @@ def server_costs(store: Store, s: Scenario, repeats: int = 5) -> Bound | None:
             timed("complete", client.complete_multipart_upload, MultipartUpload=parts, **up)
             source = {"Bucket": bucket, "Key": key}
             timed("copy", client.copy_object, Key=key + ".cp", CopySource=source)
+        ms = {k: statistics.median(v) for k, v in samples.items()}
+        ms["complete_batch"] = _completes_in_flight(client, bucket, f"{prefix}/batch", data)
     finally:
         _remove(store, f"s3://{bucket}/{prefix}")
-    return Bound(s, store.name, {k: statistics.median(v) for k, v in samples.items()})
+    return Bound(s, store.name, ms)
+
+
+def _completes_in_flight(client: Any, bucket: str, prefix: str, data: bytes) -> float:
+    """Milliseconds per completion when `COPY_THREADS` uploads of ``data`` are completed at
+    once, as a job's commit sends them (its concurrency is the same)."""
+    uploads = []
+    for i in range(COPY_THREADS):
+        key = f"{prefix}-{i}"
+        upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        etag = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=data)[
+            "ETag"
+        ]
+        uploads.append((key, upload, etag))
+
+    def complete(u: tuple[str, str, str]) -> None:
+        key, upload, etag = u
+        parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload, MultipartUpload=parts
+        )
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(COPY_THREADS) as threads:
+        list(threads.map(complete, uploads))
+    return (time.perf_counter() - started) * 1e3 / len(uploads)
 
 
 # -- the stores and the pool -------------------------------------------------------------------
@@ -590,13 +623,15 @@ def costs(bounds: list[Bound]) -> str:
     local = [b for b in bounds if b.store == "local"]
     lines: list[str] = []
     if s3:
-        kinds = ("put", "create", "part", "complete", "copy")
+        kinds = ("put", "create", "part", "complete", "copy", "complete_batch")
         names = (
-            "PutObject | CreateMultipartUpload | UploadPart | CompleteMultipartUpload | CopyObject"
+            "PutObject | CreateMultipartUpload | UploadPart | CompleteMultipartUpload | "
+            f"CopyObject | CompleteMultipartUpload, {COPY_THREADS} in flight"
         )
         lines += [
-            "Each request alone on the S3 server (median of 5, one at a time), for the files "
-            "that travel as multipart uploads:",
+            "Each request alone on the S3 server (median of 5, one at a time; the last column "
+            f"per completion with {COPY_THREADS} sent at once), for files that travel as "
+            "multipart uploads:",
             "",
             f"| file size | {names} |",
             "|---|" + "---:|" * len(kinds),

@@ -98,7 +98,7 @@ def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path
     # (over the inline limit), and the local rename per file of every scenario.
     timed = {(b["scenario"]["key"], b["store"]): set(b["ms"]) for b in doc["bounds"]}
     assert timed == {
-        ("jobs-64x8MiB", "s3"): {"put", "create", "part", "complete", "copy"},
+        ("jobs-64x8MiB", "s3"): {"put", "create", "part", "complete", "copy", "complete_batch"},
         ("jobs-64x8MiB", "local"): {"rename"},
         ("jobs-256x64KiB", "local"): {"rename"},
     }
