@@ -45,7 +45,10 @@ CASES = [
 @pytest.mark.parametrize(("world", "strategy"), CASES, ids=[f"{w}-{s.name}" for w, s in CASES])
 def test_the_machine_finds_a_broken_strategy(world, strategy):
     """Invariant: for each broken strategy, some interleaving (no crash, no fault: only the
-    order of the writers' calls) breaks G1, G2 or G3, and the default budget finds it."""
+    order of the writers' calls) breaks G1, G2 or G3, and the default budget finds it.
+
+    Only the generate phase runs: the test asks whether the search finds the breakage;
+    shrinking what it found took most of the suite's time here and proves nothing more."""
     machine = type(
         f"{world}_{strategy.__name__}",
         (TargetsMachine,),
@@ -57,7 +60,7 @@ def test_the_machine_finds_a_broken_strategy(world, strategy):
             settings=settings(
                 database=None,
                 report_multiple_bugs=False,
-                phases=tuple(set(Phase) - {Phase.explain}),
+                phases=(Phase.generate,),
             ),
         )
     program = "\n".join(
@@ -68,7 +71,7 @@ def test_the_machine_finds_a_broken_strategy(world, strategy):
     )
     print(f"\n{world} / {strategy.name}: {found.value}\n{program}")
     assert found.value.guarantee in ("G1", "G2", "G3")
-    assert "state.teardown()" in program  # the shrunk program that replays it
+    assert "state.teardown()" in program  # the program that replays it
 
 
 @pytest.mark.parametrize("flavor", ["s3", "gcs"])
@@ -93,7 +96,7 @@ def test_the_machine_finds_a_writer_that_ignores_its_lease(flavor, monkeypatch):
             settings=settings(
                 database=None,
                 report_multiple_bugs=False,
-                phases=tuple(set(Phase) - {Phase.explain}),
+                phases=(Phase.generate,),
             ),
         )
     print(f"\n{flavor} without fencing: {found.value}")
