@@ -374,3 +374,27 @@ def test_recover_on_a_committed_output_says_there_is_nothing_to_do(root):
 def test_errors_of_this_module_are_target_errors():
     """The lease errors a caller can meet are `TargetError`s (CommitError)."""
     assert issubclass(CommitError, TargetError)
+
+
+def test_a_renewal_whose_earlier_answer_was_lost_is_sent_again_not_raised(root):
+    """A renewal took effect but its answer was lost, so the holder's next renewal finds a
+    newer version of its own document: the holder adopts that version and renews again from
+    it. Before, that renewal raised an internal exception out of the writer's commit (not a
+    `TargetError`); the store machine found it."""
+    from targets.fs.objectstore.lease import DocumentLease, lease_key, read_lease
+
+    fs, path = mount(root, "out")
+    store, key = fs.locate(path)
+    token = "a" * 32
+    doc = {"format": "targets-lease", "version": 1, "writer": token, "renewals": 0}
+    lease = DocumentLease(store, lease_key(key, token), token, doc, None, 60.0)
+    lease.lease.renew()  # the first renewal writes the document
+    # An earlier renewal that took effect, whose answer this holder never saw:
+    lost = DocumentLease(store, lease.key, token, dict(lease.doc), lease.etag, 60.0)
+    lost.lease.renew()
+    assert lost.etag != lease.etag
+    lease.lease.renew()  # finds the newer version: adopts it and renews again
+    view = read_lease(store, lease.key, 60.0)
+    assert view is not None and view.info.etag == lease.etag
+    assert view.doc["renewals"] == 3 and lease.doc["renewals"] == 3
+    lease.delete()

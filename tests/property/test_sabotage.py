@@ -79,8 +79,9 @@ def test_the_machine_finds_a_writer_that_ignores_its_lease(flavor, monkeypatch):
     """Invariant: with fencing removed (a writer never checks its lease before it publishes
     or writes ``_SUCCESS``), some run in which a writer pauses past its lease while
     ``recover`` or ``cleanup`` takes its work over ends with a committed output that is not
-    one writer's whole files (G1/G5), and the default budget finds it. This is what proves
-    that the machine's G10 rules can fail."""
+    one writer's whole files (G1/G5), and the budget below finds it. This is what proves
+    that the machine's G10 rules can fail. The budget is 1,000 runs: Hypothesis 6.170
+    finds it after about 100-400 of them, where earlier versions found it sooner."""
     monkeypatch.setattr(Lease, "ensure", lambda self: None)
     machine = type(
         f"{flavor}_no_fencing",
@@ -94,6 +95,7 @@ def test_the_machine_finds_a_writer_that_ignores_its_lease(flavor, monkeypatch):
         run_state_machine_as_test(
             machine,
             settings=settings(
+                max_examples=1000,  # a pause past the lease is a rare program
                 database=None,
                 report_multiple_bugs=False,
                 phases=(Phase.generate,),

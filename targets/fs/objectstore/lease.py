@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import socket
 from typing import Any
 
-from targets.errors import CommitError, TargetError
+from targets.errors import CommitError, StoreUnavailable, TargetError
 from targets.fs import _manifest
 from targets.fs._lease import Lease, LeaseLost
 from targets.fs._names import temp_name
@@ -150,8 +151,8 @@ def read_lease(
     return LeaseView(info, doc, float(period))
 
 
-class _Retry(Exception):
-    """A renewal that must be sent again (`Lease` retries any exception but `LeaseLost`)."""
+_RESENDS = 3
+"""Renewals a holder sends in a row when each finds that an earlier one took effect."""
 
 
 class DocumentLease:
@@ -177,29 +178,38 @@ class DocumentLease:
         return f"DocumentLease({self.store.url(self.key)!r}, {self.lease!r})"
 
     def _renew(self) -> None:
-        doc = dict(self.doc, renewals=int(self.doc.get("renewals", 0)) + 1)
-        doc["renewed_at"] = _manifest.timestamp(now())
-        etag = self.etag
+        for _ in range(_RESENDS):
+            doc = dict(self.doc, renewals=int(self.doc.get("renewals", 0)) + 1)
+            doc["renewed_at"] = _manifest.timestamp(now())
+            try:
+                self.etag = resend_on_conflict(
+                    self.store, self.key, functools.partial(self._send, doc, self.etag)
+                )
+            except PreconditionFailed:
+                if not self._still_ours():
+                    raise LeaseLost(self._lost_message()) from None
+                # An earlier renewal took effect, its answer lost: its version is adopted,
+                # and this renewal is sent again from it (the lease then runs from this
+                # send, whose time is known, not from that earlier one).
+                continue
+            self.doc = doc
+            return
+        url = self.store.url(self.key)
+        raise StoreUnavailable(
+            f"cannot renew the lease {url}: the store refused {_RESENDS} renewals in a row "
+            "although the lease is still this writer's; nothing was published after it. "
+            "Check the store's health and write again",
+            url,
+        )
 
-        def send() -> str:
-            return self.store.put(
-                self.key,
-                _encode(doc),
-                metadata=writer_metadata(self.token),
-                if_absent=etag is None,
-                if_match=etag,
-            )
-
-        try:
-            self.etag = resend_on_conflict(self.store, self.key, send)
-        except PreconditionFailed:
-            if not self._still_ours():
-                raise LeaseLost(self._lost_message()) from None
-            # An earlier renewal took effect, its answer lost: the version is adopted, and
-            # this attempt counts as failed (the lease runs from that earlier send, which is
-            # not known), so the next one comes soon.
-            raise _Retry(self.key) from None
-        self.doc = doc
+    def _send(self, doc: dict[str, Any], etag: str | None) -> str:
+        return self.store.put(
+            self.key,
+            _encode(doc),
+            metadata=writer_metadata(self.token),
+            if_absent=etag is None,
+            if_match=etag,
+        )
 
     def _still_ours(self) -> bool:
         """After a refused renewal: whether the document is still this holder's (an earlier
