@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import pickle
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,7 @@ class Job:
         )
         self.token = self._writer.token
         self._spec = self._writer.spec()
+        self._pickled: bytes | None = None
 
     @property
     def url(self) -> str:
@@ -103,15 +106,27 @@ class Job:
         if self._writer is not None:
             self._writer.abort()
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"target": self.target, "token": self.token, "spec": self._spec}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.target = state["target"]
-        self.token = state["token"]
-        self._spec = state["spec"]
-        self._writer = None
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        # Pickled once per job, and unpickled once per job in each process: an engine sends
+        # the job with every task, and a worker then reuses the copy it made first.
+        if self._pickled is None:
+            state = {"target": self.target, "token": self.token, "spec": self._spec}
+            self._pickled = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return _copy_of_job, (self._pickled,)
 
     def __repr__(self) -> str:
         where = "driver" if self._writer is not None else "copy"
         return f"<Job {self.url!r} token={self.token} {self.state.value} ({where})>"
+
+
+@functools.lru_cache(maxsize=16)
+def _copy_of_job(pickled: bytes) -> Job:
+    """The worker's copy of the job ``pickled`` describes (one per job in each process)."""
+    state = pickle.loads(pickled)
+    job = Job.__new__(Job)
+    job.target = state["target"]
+    job.token = state["token"]
+    job._spec = state["spec"]
+    job._writer = None
+    job._pickled = pickled
+    return job

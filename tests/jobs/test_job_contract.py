@@ -268,6 +268,24 @@ def test_records_and_pickled_jobs_are_small_and_hold_no_credential(
     assert "c.bin" in d.files() and len(d.files()) == 51
 
 
+def test_a_worker_unpickling_the_job_for_every_task_makes_one_copy(
+    root: StoreRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine sends the job with each task: the job is pickled once, and a process
+    unpickling it again reuses its first copy (its target and client resolved once).
+    Fails if every task paid to pickle the job and resolve its filesystem again."""
+    _worker_environment(root, monkeypatch)
+    d = targets.DirectoryTarget(root.child("t/"), **root.options)
+    job = d.job()
+    first = pickle.dumps(job)
+    assert pickle.dumps(job) == first
+    copy = pickle.loads(first)
+    again = pickle.loads(pickle.dumps(job))
+    assert again is copy and again.target.fs is copy.target.fs
+    job.commit([write(again, 0, {"a.bin": b"a"})])
+    assert d.files() == ["a.bin"]
+
+
 def _worker_environment(root: StoreRoot, monkeypatch: pytest.MonkeyPatch) -> None:
     """The credentials a worker finds in its environment (pickles carry none)."""
     options = root.options
