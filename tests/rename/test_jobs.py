@@ -163,6 +163,51 @@ def test_an_unreported_attempt_is_removed_at_commit(world: World) -> None:
         straggler.commit()
 
 
+def _staged(world: World, d: targets.DirectoryTarget, needle: str) -> str:
+    """The backend path of the one staged name holding ``needle``."""
+    [rel] = [n for n in world.names() if needle in n and not n.endswith("/")]
+    return d.fs.join(os.path.dirname(d.path), rel)
+
+
+def test_a_chosen_file_removed_from_the_staging_fails_the_commit(world: World) -> None:
+    """A chosen file staged by name that is gone at the commit (a cleanup removed it) is
+    `CommitError` naming it; nothing is published and a new job can claim the output.
+    Fails if the commit published the attempt without it."""
+    d = world.out()
+    job = d.job()
+    records = [_write(job, i, f"part-{i}", b"x" * (i + 1)) for i in range(3)]
+    d.fs.store.delete(_staged(world, d, "~part-1"))
+    with pytest.raises(CommitError, match=r"'part-1'.*is gone"):
+        job.commit(records)
+    assert not d.exists()
+    assert _visible_under(world, "table") == []
+    assert _hidden_left(world) == []
+    with d.job() as again:
+        again.commit([_write(again, 0, "part-0", b"0")])
+    assert d.files() == ["part-0"]
+
+
+def test_a_file_written_by_path_that_changed_size_fails_the_commit(world: World) -> None:
+    """A file a tool wrote under ``t.path`` that holds another size at the commit than
+    its record says (written again by a straggler) is `CommitError` naming it and its
+    size; nothing is published. Fails if the commit trusted the record's size."""
+    d = world.out()
+    job = d.job()
+    with job.task(0) as t:
+        with t.filesystem.open(f"{t.path}/by-path.bin", "wb") as f:
+            f.write(b"12345")
+    staged = _staged(world, d, "/by-path.bin")
+    store = d.fs.store
+    store.delete(staged)
+    sink = store.create(staged)
+    sink.write(b"123")
+    sink.close()
+    with pytest.raises(CommitError, match=r"'by-path\.bin'.*holds 3 bytes"):
+        job.commit([t.record])
+    assert not d.exists()
+    assert _hidden_left(world) == []
+
+
 def test_nothing_is_visible_before_the_commit(world: World) -> None:
     """Before the commit the output does not exist, lists nothing, and no non-hidden name
     is under it; after it, only the data and ``_SUCCESS``."""

@@ -15,7 +15,6 @@ job's staging and claim.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import io
 import json
@@ -111,15 +110,9 @@ class RenameTaskWriter(TaskWriter):
         self._durable = durable
         self._parts: dict[str, PartRecord] = {}
         self._open: dict[str, IO[Any]] = {}
-        try:
-            with store.map_errors(self._staging, "open the task attempt"):
-                there = store.stat(self._staging)
-        except BaseException:
-            self._never_started()
-            raise
-        if there is None:
-            self._never_started()
-            raise self._job_over("open")
+        # Nothing is asked of the store yet: an attempt of a job that is over fails at its
+        # first write (its file or directory goes in the job's staging, which is gone), or
+        # at its end.
 
     @property
     def path(self) -> str:
@@ -214,7 +207,7 @@ class RenameTaskWriter(TaskWriter):
     def _record(self, part: PartRecord) -> None:
         self._open.pop(part.name, None)
         if "/" not in part.name:
-            part = dataclasses.replace(part, handle=dict(FLAT))
+            part = PartRecord(part.name, part.size, part.sha256, dict(FLAT))
         self._parts[part.name] = part
 
     def _commit(self) -> TaskRecord:
@@ -233,7 +226,7 @@ class RenameTaskWriter(TaskWriter):
             files=tuple(files),
             handle={"dir": self._label},
         )
-        if record.encoded_size() <= SPILL_AT:
+        if _surely_fits(record) or record.encoded_size() <= SPILL_AT:
             return record
         return self._spill(record)
 
@@ -310,6 +303,15 @@ class RenameTaskWriter(TaskWriter):
         if self._dir_made:
             with contextlib.suppress(Exception):
                 store.delete(self._dir)
+
+
+def _surely_fits(record: TaskRecord) -> bool:
+    """Whether ``record``'s JSON is under `SPILL_AT` by a bound taken without encoding it:
+    JSON spells a character in at most 6, a file's size, sha256 and ``{"flat": true}``
+    handle take at most 160 more, and the rest of the record at most 512."""
+    bound = 512 + 6 * len(str(record.task_id)) + 6 * len(str(record.handle.get("dir", "")))
+    bound += sum(160 + 6 * len(p.name) for p in record.files)
+    return bound <= SPILL_AT
 
 
 def open_task(
@@ -515,48 +517,41 @@ class RenameJobWriter(JobWriter):
         ).files
 
     def _verify(self, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]) -> None:
-        """Every chosen file is still staged, at the size its record says."""
-        store = self._store
+        """Every chosen name is safe, and every chosen file a tool wrote in an attempt's
+        directory is still there at the size its record says. (A flat file, created
+        exclusively under its attempt's label and closed before the record existed, is
+        checked by its rename in `_assemble`: only a cleanup can have removed it.)"""
         for record, parts in zip(chosen, files, strict=True):
-            label = task_label(record.task_id, record.attempt, record.attempt_token)
-            attempt_dir = posixpath.join(self._dir, label)
-            with store.map_errors(attempt_dir, "verify the files of a task in"):
-                sizes = self._staged_sizes(label, parts)
             for part in parts:
                 check_relative_name(part.name, self._shown)
-                if sizes.get(part.name) != part.size:
-                    got = sizes.get(part.name)
-                    state = "is gone" if got is None else f"holds {got} bytes"
-                    raise CommitError(
-                        f"job commit of {self._shown}: task {record.task_id!r} (attempt "
-                        f"{record.attempt}) wrote {part.name!r} ({part.size} bytes), but its "
-                        f"staged copy in {store.shown(self._dir)} {state} (removed by a "
-                        "cleanup, or written again by a straggler?); nothing was published and "
-                        "the job was aborted",
-                        self._shown,
-                    )
-
-    def _staged_sizes(self, label: str, parts: Sequence[PartRecord]) -> dict[str, int]:
-        """The size of each staged file of one attempt, by name: flat ones looked up one
-        by one, the attempt's directory (if any file is there) walked once."""
-        store = self._store
-        sizes: dict[str, int] = {}
-        in_dir = {p.name for p in parts if not _is_flat(p)}
-        for part in parts:
-            if part.name not in in_dir:
-                entry = store.stat(flat_path(self._dir, label, part.name))
-                if entry is not None and entry.kind == "file":
-                    sizes[part.name] = entry.size
-        if in_dir:
+            in_dir = [p for p in parts if not _is_flat(p)]
+            if not in_dir:
+                continue
+            label = task_label(record.task_id, record.attempt, record.attempt_token)
             attempt_dir = posixpath.join(self._dir, label)
-            there = store.stat(attempt_dir)
-            walked = store.walk(attempt_dir) if there is not None and there.is_dir else []
-            base = attempt_dir + "/"
-            for e in walked:
-                rel = e.path[len(base) :]
-                if e.kind == "file" and rel in in_dir:
-                    sizes[rel] = e.size
-        return sizes
+            with self._store.map_errors(attempt_dir, "verify the files of a task in"):
+                sizes = self._sizes_in(attempt_dir)
+            for part in in_dir:
+                if sizes.get(part.name) != part.size:
+                    raise self._not_staged(record, part, sizes.get(part.name))
+
+    def _not_staged(self, record: TaskRecord, part: PartRecord, got: int | None) -> CommitError:
+        state = "is gone" if got is None else f"holds {got} bytes"
+        return CommitError(
+            f"job commit of {self._shown}: task {record.task_id!r} (attempt "
+            f"{record.attempt}) wrote {part.name!r} ({part.size} bytes), but its staged copy "
+            f"in {self._store.shown(self._dir)} {state} (removed by a cleanup, or written "
+            "again by a straggler?); nothing was published and the job was aborted",
+            self._shown,
+        )
+
+    def _sizes_in(self, attempt_dir: str) -> dict[str, int]:
+        """The size of each file in the directory of one attempt, by name (relative)."""
+        store = self._store
+        there = store.stat(attempt_dir)
+        walked = store.walk(attempt_dir) if there is not None and there.is_dir else []
+        base = attempt_dir + "/"
+        return {e.path[len(base) :]: e.size for e in walked if e.kind == "file"}
 
     def _fence(self, *, last: bool) -> None:
         """The job still holds its lease and its claim. ``last`` (right before publishing)
@@ -612,12 +607,16 @@ class RenameJobWriter(JobWriter):
                 attempt_dir = posixpath.join(self._dir, label)
                 for part in parts:
                     _make_dirs(store, tree, posixpath.dirname(part.name), made)
-                    staged = (
-                        flat_path(self._dir, label, part.name)
-                        if _is_flat(part)
-                        else posixpath.join(attempt_dir, part.name)
-                    )
-                    _move(store, staged, tree + "/" + part.name)
+                    if not _is_flat(part):
+                        _move(store, posixpath.join(attempt_dir, part.name), tree + "/" + part.name)
+                        continue
+                    staged = flat_path(self._dir, label, part.name)
+                    try:
+                        _move(store, staged, tree + "/" + part.name)
+                    except Exception:
+                        if store.stat(staged) is None:
+                            raise self._not_staged(record, part, None) from None
+                        raise
         return tree
 
     def _seal(self, tree: str, parts: list[PartRecord]) -> dict[str, Any]:
