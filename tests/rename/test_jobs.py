@@ -169,6 +169,24 @@ def _staged(world: World, d: targets.DirectoryTarget, needle: str) -> str:
     return d.fs.join(os.path.dirname(d.path), rel)
 
 
+def test_an_attempt_of_a_job_that_is_over_fails_at_its_first_write(world: World) -> None:
+    """Opening an attempt asks nothing of the store, but a worker's attempt of an aborted
+    job fails with `CommitError` when it writes by name or reads ``t.path``, and stages
+    nothing. Fails if a straggler could stage files where no one cleans up."""
+    d = world.out()
+    job = d.job()
+    copy = pickle.loads(pickle.dumps(job))
+    job.abort()
+    t = copy.task(0)
+    with pytest.raises(CommitError, match="job is over"):
+        t.open("part-0", "wb")
+    with pytest.raises(CommitError, match="job is over"):
+        _ = t.path
+    with pytest.raises(CommitError, match="job is over"):
+        t.commit()
+    assert world.names() == []
+
+
 def test_a_chosen_file_removed_from_the_staging_fails_the_commit(world: World) -> None:
     """A chosen file staged by name that is gone at the commit (a cleanup removed it) is
     `CommitError` naming it; nothing is published and a new job can claim the output.

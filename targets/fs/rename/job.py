@@ -520,7 +520,7 @@ class RenameJobWriter(JobWriter):
         """Every chosen name is safe, and every chosen file a tool wrote in an attempt's
         directory is still there at the size its record says. (A flat file, created
         exclusively under its attempt's label and closed before the record existed, is
-        checked by its rename in `_assemble`: only a cleanup can have removed it.)"""
+        checked by its rename in `_assemble`, which names any staged file that is gone.)"""
         for record, parts in zip(chosen, files, strict=True):
             for part in parts:
                 check_relative_name(part.name, self._shown)
@@ -607,10 +607,11 @@ class RenameJobWriter(JobWriter):
                 attempt_dir = posixpath.join(self._dir, label)
                 for part in parts:
                     _make_dirs(store, tree, posixpath.dirname(part.name), made)
-                    if not _is_flat(part):
-                        _move(store, posixpath.join(attempt_dir, part.name), tree + "/" + part.name)
-                        continue
-                    staged = flat_path(self._dir, label, part.name)
+                    staged = (
+                        flat_path(self._dir, label, part.name)
+                        if _is_flat(part)
+                        else posixpath.join(attempt_dir, part.name)
+                    )
                     try:
                         _move(store, staged, tree + "/" + part.name)
                     except Exception:
