@@ -356,7 +356,8 @@ class HDFSStore(RenameStore):
     def entries(self, path: str) -> list[Entry]:
         return [_entry(raw) for raw in self.timed(lambda: list(self.client.list_status(path)))]
 
-    def walk(self, root: str) -> list[Entry]:
+    def walk(self, root: str, *, strict: bool = False) -> list[Entry]:
+        # Each entry comes with its status: nothing is listed, then looked up.
         found = self.timed(lambda: list(self.client.list_status(root, True)))
         return sorted((_entry(raw) for raw in found), key=lambda e: e.path)
 

@@ -342,25 +342,28 @@ class PosixStore(RenameStore):
             return None
         return self._entry(path, st)
 
-    def entries(self, path: str) -> list[Entry]:
+    def entries(self, path: str, *, strict: bool = False) -> list[Entry]:
         found = []
         for name in self.ops.listdir(path):
-            got = self.stat(os.path.join(path, name))
+            inner = os.path.join(path, name)
+            got = self.stat(inner)
             if got is not None:
                 found.append(got)
+            elif strict:
+                raise FileNotFoundError(errno.ENOENT, "listed, then gone", inner)
         return found
 
-    def walk(self, root: str) -> list[Entry]:
+    def walk(self, root: str, *, strict: bool = False) -> list[Entry]:
         """A subdirectory that disappears (renamed or removed) while the tree is walked is
-        left out with what was in it, never followed under its new name."""
+        never followed under its new name."""
         found: list[Entry] = []
         pending = [root]
         while pending:
             top = pending.pop()
             try:
-                listed = self.entries(top)
+                listed = self.entries(top, strict=strict)
             except (FileNotFoundError, NotADirectoryError):
-                if top == root:
+                if top == root or strict:
                     raise
                 continue
             for entry in sorted(listed, key=lambda e: e.path):

@@ -664,15 +664,7 @@ def sequential(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_lease, "background", [False])
 
 
-_VANISHED = (
-    "a staged file that vanished before the commit (lstat answers ENOENT while the commit "
-    "lists the staging tree, as after a cleanup removed it) is left out of the manifest and "
-    "the commit reports success with a partial output; the writer must check that what it "
-    "staged is still there (issue 13, G10): targets/fs/rename (the staging walk)"
-)
-KNOWN: dict[tuple[str, str, str], str] = {
-    **{("posix", c, "enoent"): _VANISHED for c in ("dir-path", "dir-temporary-path")},
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 """Escapes the sweep found outside the translation layer, to be fixed where they happen:
 (world, case, fault) -> what escapes, and where. Each is a strict xfail, which its fix flips."""
 

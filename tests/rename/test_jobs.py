@@ -303,6 +303,32 @@ def test_tools_write_under_the_task_path(world: World) -> None:
     assert pq.read_table(pa.BufferReader(_read(d, "part-0.parquet"))).equals(table)
 
 
+def test_a_file_gone_while_the_attempt_lists_its_directory_fails_the_task(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file a tool wrote under ``t.path`` that is listed, then gone before it is looked
+    up (removed by a cleanup in between), fails the attempt naming it; it is never left
+    out of the record (which would publish the output without it)."""
+    world = _local_world(tmp_path)
+    d = world.out()
+    real = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).endswith("gone.txt"):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path, *args, **kwargs)
+
+    with d.job() as job:
+        with pytest.raises(CommitError, match=r"gone\.txt.*vanished"), job.task(0) as t:
+            for name in ("kept.txt", "gone.txt"):
+                with open(os.path.join(t.path, name), "w") as f:
+                    f.write(name)
+            monkeypatch.setattr(os, "stat", stat)
+        monkeypatch.setattr(os, "stat", real)
+        job.abort()
+    assert _hidden_left(world) == [] and not d.exists()
+
+
 def test_files_opened_by_name_are_staged_without_a_directory_per_attempt(world: World) -> None:
     """A top-level file of ``t.open`` is one entry in the job's staging (no directory to make
     and remove per attempt); a nested name or reading ``t.path`` makes the attempt's

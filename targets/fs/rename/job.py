@@ -238,7 +238,16 @@ class RenameTaskWriter(TaskWriter):
         if not self._dir_made:
             return files + [p for p in self._parts.values() if not p.handle.get("flat")]
         store, base = self._store, self._dir.rstrip("/") + "/"
-        for entry in store.walk(self._dir):
+        try:
+            walked = store.walk(self._dir, strict=True)
+        except FileNotFoundError as exc:
+            gone = store.shown(exc.filename) if isinstance(exc.filename, str) else "a file"
+            raise CommitError(
+                f"task {self.task_id!r} of {self.final}: {gone} vanished from its directory "
+                "while the attempt listed it (removed by a cleanup?); run the task again",
+                self.final,
+            ) from None
+        for entry in walked:
             rel = entry.path[len(base) :]
             top = "/" not in rel
             if top and (rel == SPILL_NAME or is_inner_marker(rel)):

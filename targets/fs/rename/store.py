@@ -138,9 +138,11 @@ class RenameStore(abc.ABC):
         """The entries directly in the directory ``path``."""
 
     @abc.abstractmethod
-    def walk(self, root: str) -> list[Entry]:
+    def walk(self, root: str, *, strict: bool = False) -> list[Entry]:
         """Every entry below the directory ``root``, at any depth, parents before children;
-        symlinks are entries, never followed."""
+        symlinks are entries, never followed. An entry removed while the walk runs is left
+        out, unless ``strict`` (for a tree its caller owns, where nothing may vanish): then
+        the walk raises `FileNotFoundError` naming it."""
 
     @abc.abstractmethod
     def open_read(self, path: str) -> IO[bytes]:

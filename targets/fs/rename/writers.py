@@ -390,7 +390,11 @@ def _stage_manifest(
     base = tmp.rstrip("/") + "/"
     parts: list[PartRecord] = []
     unseen = dict(known)
-    for entry in store.walk(tmp):
+    try:
+        walked = store.walk(tmp, strict=True)
+    except FileNotFoundError as exc:
+        raise _vanished(store, final, exc) from None
+    for entry in walked:
         rel = entry.path[len(base) :]
         if "/" not in rel and is_inner_marker(rel):
             store.delete(entry.path, recursive=False)  # left by a failed lease renewal
@@ -423,6 +427,16 @@ def _stage_manifest(
     finally:
         out.close()
     return manifest
+
+
+def _vanished(store: RenameStore, final: str, exc: FileNotFoundError) -> CommitError:
+    shown, gone = store.shown(final), exc.filename
+    what = store.shown(gone) if isinstance(gone, str) else "a file"
+    return CommitError(
+        f"cannot commit {shown}: {what} vanished from its staging while the commit listed it "
+        "(removed by a cleanup?); nothing was published, write the output again",
+        shown,
+    )
 
 
 def _missing_parts(store: RenameStore, tmp: str, final: str, unseen: dict[str, PartRecord]) -> None:
