@@ -90,10 +90,17 @@ def check_relative_name(name: str, output: str) -> str:
     backslashes, NUL, lone surrogates (no UTF-8 form), the reserved ``_SUCCESS`` and the
     names of this library's temporaries. No name that passes can reach outside the output.
     """
+    if isinstance(name, str) and _PLAIN_NAME.fullmatch(name):
+        return name
     problem = _name_problem(name)
     if problem is not None:
         raise InvalidTarget(f"file name {name!r} in output {output} {problem}", output)
     return name
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,199}")
+"""Names that surely pass `check_relative_name` (one ASCII segment, not hidden, so neither
+reserved nor a temporary's), checked without the rules one by one."""
 
 
 def _name_problem(name: object) -> str | None:

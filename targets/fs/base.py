@@ -134,6 +134,10 @@ class PartRecord:
     sha256: str | None = None
     handle: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By position: a worker sends many records, and named fields would double each.
+        return (PartRecord, (self.name, self.size, self.sha256, self.handle))
+
     def manifest_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "size": self.size}
         if self.sha256 is not None:

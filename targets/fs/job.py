@@ -84,6 +84,11 @@ class TaskRecord:
     spilled: str | None = None
     handle: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By position: the engine pickles one record per task, on the tasks' critical path.
+        fields = (self.job, self.task_id, self.attempt, self.attempt_token, self.files)
+        return (TaskRecord, (*fields, self.spilled, self.handle))
+
     def to_json(self) -> dict[str, Any]:
         """The record as the versioned JSON document of docs/protocols.md."""
         return {

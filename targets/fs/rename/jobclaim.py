@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import posixpath
@@ -58,6 +59,7 @@ def claim_path(path: str) -> str:
     return posixpath.join(parent, f".{name[:keep]}{_CLAIM_SUFFIX}")
 
 
+@functools.lru_cache(maxsize=64)
 def job_dir(path: str, token: str) -> str:
     """The staging directory of job ``token`` on the output ``path``."""
     return sibling(path, token, "job")
