@@ -95,12 +95,12 @@ def test_job_scenarios_report_every_path_with_nothing_copied_by_the_job(tmp_path
             assert bool(copies) == (r["path"] == "staging + copy"), r
     assert "| s3 job, 2 tasks x 81.9 KiB: 0 bytes copied | 0 B | met | — |" in result.stdout
     # The unavoidable steps are timed alone: S3 requests where files travel as uploads
-    # (over the inline limit), and the local rename per file of every scenario.
+    # (over the inline limit), and the local listing of every scenario.
     timed = {(b["scenario"]["key"], b["store"]): set(b["ms"]) for b in doc["bounds"]}
     assert timed == {
         ("jobs-64x8MiB", "s3"): {"put", "create", "part", "complete", "copy", "complete_batch"},
-        ("jobs-64x8MiB", "local"): {"rename"},
-        ("jobs-256x64KiB", "local"): {"rename"},
+        ("jobs-64x8MiB", "local"): {"list"},
+        ("jobs-256x64KiB", "local"): {"list"},
     }
     assert all(ms > 0 for b in doc["bounds"] for ms in b["ms"].values())
     assert "best possible here" in result.stdout

@@ -353,6 +353,9 @@ class PosixStore(RenameStore):
                 raise FileNotFoundError(errno.ENOENT, "listed, then gone", inner)
         return found
 
+    def names(self, path: str) -> list[str]:
+        return self.ops.listdir(path)
+
     def walk(self, root: str, *, strict: bool = False) -> list[Entry]:
         """A subdirectory that disappears (renamed or removed) while the tree is walked is
         never followed under its new name."""

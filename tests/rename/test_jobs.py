@@ -7,6 +7,7 @@ renews nothing) and letting the store's time pass beyond the lease period.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -146,6 +147,55 @@ def test_duplicate_attempts_first_record_wins_and_the_others_are_gone(world: Wor
     assert sorted(world.names()) == ["table/", "table/_SUCCESS", "table/part-0", "table/part-1"]
 
 
+def test_an_attempt_whose_name_was_taken_is_published_when_its_record_comes_first(
+    world: World,
+) -> None:
+    """Attempt 1 creates ``part-0`` first (it holds the name in the job's open tree);
+    attempt 0 stages its own ``part-0`` aside. Attempt 0's record is given first: its bytes
+    are published and attempt 1's file is gone. Fails if the file holding the name won."""
+    d = world.out()
+    with d.job() as job:
+        holder = _write(job, 0, "part-0", b"holds the name", attempt=1)
+        aside = _write(job, 0, "part-0", b"staged aside", attempt=0)
+        assert holder.files[0].handle != aside.files[0].handle
+        job.commit([aside, holder])
+    assert _read(d, "part-0") == b"staged aside"
+    assert d.files() == ["part-0"]
+    assert _hidden_left(world) == []
+
+
+def test_a_straggler_writing_while_the_commit_runs_adds_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A straggler that opens a file after the commit closed the open tree is told the job
+    is committing; one that opened its file before keeps writing to it through the
+    commit. Neither reaches the output. Fails if a file created or written by an attempt
+    no record chose is published."""
+    d = world.out()
+    original = RenameJobWriter._keep_chosen
+    early = late = None
+
+    def paused(self: RenameJobWriter, *args: Any, **kwargs: Any) -> Any:
+        with pytest.raises(CommitError, match="job is committing"):
+            late.open("late-9", "wb")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RenameJobWriter, "_keep_chosen", paused)
+    with d.job() as job:
+        kept = _write(job, 1, "part-1", b"one")
+        early, late = job.task(8), job.task(9)
+        f = early.open("early-8", "wb")
+        f.write(b"before the commit")
+        f.flush()
+        job.commit([kept])
+    with contextlib.suppress(Exception):  # its file is gone: the store may say so
+        f.write(b" and after it")
+        f.close()
+    assert d.files() == ["part-1"]
+    assert [n for n in world.names() if "early-8" in n or "late-9" in n] == []
+    assert _hidden_left(world) == []
+
+
 def test_an_unreported_attempt_is_removed_at_commit(world: World) -> None:
     """An attempt that ended but was never reported (its worker was lost) leaves nothing:
     neither its files nor its directory. Fails if only reported attempts were cleaned."""
@@ -158,6 +208,7 @@ def test_an_unreported_attempt_is_removed_at_commit(world: World) -> None:
         kept = _write(job, 1, "part-1", b"one")
         job.commit([kept])
     assert d.files() == ["part-1"]
+    assert [n for n in world.names() if "lost-7" in n or "half-8" in n] == []
     assert _hidden_left(world) == []
     with pytest.raises(CommitError, match="job is over"):
         straggler.commit()
@@ -194,7 +245,7 @@ def test_a_chosen_file_removed_from_the_staging_fails_the_commit(world: World) -
     d = world.out()
     job = d.job()
     records = [_write(job, i, f"part-{i}", b"x" * (i + 1)) for i in range(3)]
-    d.fs.store.delete(_staged(world, d, "~part-1"))
+    d.fs.store.delete(_staged(world, d, ".targets-open/part-1"))
     with pytest.raises(CommitError, match=r"'part-1'.*is gone"):
         job.commit(records)
     assert not d.exists()
@@ -330,10 +381,11 @@ def test_a_file_gone_while_the_attempt_lists_its_directory_fails_the_task(
 
 
 def test_files_opened_by_name_are_staged_without_a_directory_per_attempt(world: World) -> None:
-    """A top-level file of ``t.open`` is one entry in the job's staging (no directory to make
-    and remove per attempt); a nested name or reading ``t.path`` makes the attempt's
-    directory, and both kinds of files are committed. Fails if an attempt that only opens
-    top-level names creates its directory, or if a flat file is not committed."""
+    """A top-level file of ``t.open`` is created under its own name in the job's open tree
+    (no directory to make and remove per attempt, nothing to rename at the commit); a
+    nested name or reading ``t.path`` makes the attempt's directory, and both kinds of
+    files are committed. Fails if an attempt that only opens top-level names creates its
+    directory, or if a file of the open tree is not committed."""
     d = world.out()
     with d.job() as job:
         with job.task(0) as t:
@@ -341,7 +393,7 @@ def test_files_opened_by_name_are_staged_without_a_directory_per_attempt(world: 
                 f.write(b"flat")
         dirs = [n for n in world.names() if ".targets-job-" in n and n.endswith("/")]
         assert [n for n in dirs if "/i0-0-" in n] == []
-        assert [n for n in world.names() if "/i0-0-" in n and n.endswith("~part-0")] != []
+        assert [n for n in world.names() if n.endswith("/.targets-open/part-0")] != []
         with job.task(1) as u:
             with u.open("sub/part-1", "wb") as f:
                 f.write(b"nested")
@@ -482,7 +534,9 @@ def test_a_single_writer_is_refused_at_once_while_a_job_is_live(world: World) ->
     assert d.files() == ["from-writer"]
 
 
-@pytest.mark.parametrize("pause_in", ["_verify", "_assemble", "_seal", "_fence"])
+@pytest.mark.parametrize(
+    "pause_in", ["_verify", "_close_tree", "_keep_chosen", "_assemble", "_seal", "_fence"]
+)
 def test_a_driver_paused_while_recover_forces_a_rollback_publishes_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch, pause_in: str
 ) -> None:

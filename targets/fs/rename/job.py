@@ -3,13 +3,15 @@
 
 The job claims its output by publishing ``.<name>.targets-jobclaim`` with a rename that
 refuses to replace (`targets.fs.rename.jobclaim`), and stages in its own hidden directory
-``.<name>.targets-job-<token>``, leased by the driver while the job is open. Each task
-attempt writes its own directory in there, named by `task_label`. The commit is a short
-pipeline of named steps, each a method of `RenameJobWriter`: choose the attempts, load
-their file lists, check for collisions, verify the files are still staged, assemble the
-chosen files by rename into one tree, seal it with ``_SUCCESS``, fence (the job still holds
-its lease and its claim), publish the tree with the family's one rename, release the
-job's staging and claim.
+``.<name>.targets-job-<token>``, leased by the driver while the job is open. In there, the
+job's open tree holds top-level files under their own names, each created by the first
+attempt that asked for it; every other file of an attempt is staged under the attempt's
+`task_label`. The commit is a short pipeline of named steps, each a method of
+`RenameJobWriter`: choose the attempts, load their file lists, check for collisions,
+verify the files staged by path, close the open tree (one rename: no attempt adds to it
+after), keep in it only the chosen files, move the other chosen files in, seal it with
+``_SUCCESS``, fence (the job still holds its lease and its claim), publish the tree with
+the family's one rename, release the job's staging and claim.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["SPEC_FORMAT", "SPILL_AT", "RenameJobWriter", "RenameTaskWriter", "open_task"]
 
 SPEC_FORMAT = "targets-rename-job"
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 SPILL_FORMAT = "targets-task-files"
 SPILL_VERSION = 1
 SPILL_AT = 512 * 1024
@@ -73,11 +75,14 @@ SPILL_NAME = ".targets-task-files.json"
 """The spill file, at the top of an attempt's directory (never part of the output)."""
 _CLAIM_STAGED = ".targets-claim.json"
 """The claim document inside the job's staging, before it is published as the claim."""
+OPEN_TREE = ".targets-open"
+"""The job's open tree, in its staging: top-level files under their final names."""
 
 
 class RenameTaskWriter(TaskWriter):
     """One attempt of one task in the job's staging. A file opened by a top-level name is
-    staged as ``<label>~<name>`` right in the staging; ``path`` (made on first use) is the
+    created in the job's open tree under that name, or, if another attempt holds the name
+    there, as ``<label>~<name>`` right in the staging; ``path`` (made on first use) is the
     attempt's own directory there, for tools writing by path and for nested names."""
 
     def __init__(
@@ -106,6 +111,8 @@ class RenameTaskWriter(TaskWriter):
         self._staging = job_dir(path, job_token)
         self._dir = posixpath.join(self._staging, self._label)
         self._dir_made = False
+        self._handles: dict[str, Mapping[str, Any]] = {}
+        """Where each top-level file went: `IN_TREE` or `FLAT`."""
         self.log_protocol = store.manifest_protocol
         self._durable = durable
         self._parts: dict[str, PartRecord] = {}
@@ -176,18 +183,13 @@ class RenameTaskWriter(TaskWriter):
         return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
 
     def _create(self, name: str) -> Any:
-        """Create the staged file of ``name``: flat in the job's staging for a top-level
-        name, else in the attempt's directory (with the directories of ``name``). Never the
-        job's staging itself: a straggler whose job is over fails here."""
+        """Create the staged file of ``name``: a top-level name in the open tree, else in
+        the attempt's directory (with the directories of ``name``). Never the job's
+        staging or its open tree: a straggler whose job is over, or committing, fails here."""
         store = self._store
         parent = posixpath.dirname(name)
         if not parent:
-            try:
-                return store.create(flat_path(self._staging, self._label, name))
-            except Exception:
-                if store.stat(self._staging) is None:
-                    raise self._job_over("write") from None
-                raise
+            return self._create_top(name)
         self._make_dir()
         made = self._dir
         for part in parent.split("/"):
@@ -204,10 +206,48 @@ class RenameTaskWriter(TaskWriter):
                 raise self._job_over("write") from None
             raise
 
+    def _create_top(self, name: str) -> Any:
+        """Create ``name`` in the open tree; if another attempt holds it there, flat as
+        ``<label>~<name>`` in the staging (`flat_path`)."""
+        store = self._store
+        try:
+            sink = store.create(posixpath.join(self._staging, OPEN_TREE, name))
+        except Exception:
+            if store.stat(posixpath.join(self._staging, OPEN_TREE, name)) is None:
+                if store.stat(self._staging) is None:
+                    raise self._job_over("write") from None
+                if store.stat(posixpath.join(self._staging, OPEN_TREE)) is None:
+                    raise self._job_committing() from None
+                raise
+            where = FLAT
+            try:
+                sink = store.create(flat_path(self._staging, self._label, name))
+            except Exception:
+                if store.stat(self._staging) is None:
+                    raise self._job_over("write") from None
+                raise
+        else:
+            where = IN_TREE
+        self._handles[name] = where
+        return sink
+
+    def _top_path(self, name: str, where: Mapping[str, Any]) -> str:
+        if where is IN_TREE:
+            return posixpath.join(self._staging, OPEN_TREE, name)
+        return flat_path(self._staging, self._label, name)
+
+    def _job_committing(self) -> CommitError:
+        return CommitError(
+            f"cannot write task {self.task_id!r} (attempt {self.attempt}) of the job "
+            f"{self.job_token} on {self.final}: the job is committing the attempts reported "
+            "to it, so this one cannot be part of it; run the task in a job that is open",
+            self.final,
+        )
+
     def _record(self, part: PartRecord) -> None:
         self._open.pop(part.name, None)
         if "/" not in part.name:
-            part = PartRecord(part.name, part.size, part.sha256, dict(FLAT))
+            part = PartRecord(part.name, part.size, part.sha256, dict(self._handles[part.name]))
         self._parts[part.name] = part
 
     def _commit(self) -> TaskRecord:
@@ -234,9 +274,9 @@ class RenameTaskWriter(TaskWriter):
         """Every file of the attempt: those written through ``open`` (with their sha256
         when taken) and every file in its directory, whoever wrote it (a tool writing
         under ``path``)."""
-        files = [p for p in self._parts.values() if p.handle.get("flat")]
+        files = [p for p in self._parts.values() if _is_top(p)]
         if not self._dir_made:
-            return files + [p for p in self._parts.values() if not p.handle.get("flat")]
+            return files + [p for p in self._parts.values() if not _is_top(p)]
         store, base = self._store, self._dir.rstrip("/") + "/"
         try:
             walked = store.walk(self._dir, strict=True)
@@ -263,7 +303,7 @@ class RenameTaskWriter(TaskWriter):
             if entry.kind != "file":
                 continue
             known = self._parts.get(rel)
-            if known is not None and known.handle.get("flat"):
+            if known is not None and _is_top(known):
                 raise CommitError(
                     f"task {self.task_id!r} of {self.final} wrote {rel!r} twice: with "
                     "open() and by path under its directory; write each name once",
@@ -306,9 +346,10 @@ class RenameTaskWriter(TaskWriter):
                 f.close()
         store = self._store
         for name in names:
-            if "/" not in name:
+            where = self._handles.get(name)
+            if where is not None:
                 with contextlib.suppress(Exception):
-                    store.delete(flat_path(self._staging, self._label, name))
+                    store.delete(self._top_path(name, where))
         if self._dir_made:
             with contextlib.suppress(Exception):
                 store.delete(self._dir)
@@ -316,8 +357,8 @@ class RenameTaskWriter(TaskWriter):
 
 def _surely_fits(record: TaskRecord) -> bool:
     """Whether ``record``'s JSON is under `SPILL_AT` by a bound taken without encoding it:
-    JSON spells a character in at most 6, a file's size, sha256 and ``{"flat": true}``
-    handle take at most 160 more, and the rest of the record at most 512."""
+    JSON spells a character in at most 6, a file's size, sha256 and ``{"flat": true}`` or
+    ``{"tree": true}`` handle take at most 160 more, and the rest of the record at most 512."""
     bound = 512 + 6 * len(str(record.task_id)) + 6 * len(str(record.handle.get("dir", "")))
     bound += sum(160 + 6 * len(p.name) for p in record.files)
     return bound <= SPILL_AT
@@ -378,6 +419,8 @@ class RenameJobWriter(JobWriter):
         prepare(store, path, directory=True, if_exists=if_exists, durable=durable)
         create_own(store, self._dir, path, "open a job on", durable=durable, directory=True)
         try:
+            with store.map_errors(self._dir, "open a job in"):
+                store.mkdir(posixpath.join(self._dir, OPEN_TREE))
             self._take_claim()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -468,7 +511,9 @@ class RenameJobWriter(JobWriter):
             with before_publish(self._shown):
                 self._verify(chosen, files)
                 self._fence(last=False)
-                tree = self._assemble(chosen, files)
+                tree = self._close_tree()
+                self._keep_chosen(tree, chosen, files)
+                self._assemble(tree, chosen, files)
                 manifest = self._seal(tree, [p for parts in files for p in parts])
                 self._fence(last=True)
                 with self._store.map_errors(self.path, "commit"):
@@ -527,13 +572,13 @@ class RenameJobWriter(JobWriter):
 
     def _verify(self, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]) -> None:
         """Every chosen name is safe, and every chosen file a tool wrote in an attempt's
-        directory is still there at the size its record says. (A flat file, created
-        exclusively under its attempt's label and closed before the record existed, is
-        checked by its rename in `_assemble`, which names any staged file that is gone.)"""
+        directory is still there at the size its record says. (A file in the open tree is
+        checked in `_keep_chosen`; a flat file, created exclusively under its attempt's
+        label and closed before the record existed, by its rename in `_assemble`.)"""
         for record, parts in zip(chosen, files, strict=True):
             for part in parts:
                 check_relative_name(part.name, self._shown)
-            in_dir = [p for p in parts if not _is_flat(p)]
+            in_dir = [p for p in parts if not _is_top(p)]
             if not in_dir:
                 continue
             label = task_label(record.task_id, record.attempt, record.attempt_token)
@@ -604,17 +649,51 @@ class RenameJobWriter(JobWriter):
             self._shown,
         )
 
-    def _assemble(self, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]) -> str:
-        """Move the chosen files by rename into one tree in the job's staging; its path."""
+    def _close_tree(self) -> str:
+        """Rename the open tree to the name the output is assembled under; its path. No
+        attempt can create a file in it from then on (one that tries is told the job is
+        committing)."""
         store = self._store
         tree = posixpath.join(self._dir, temp_name(posixpath.basename(self.path), self.token))
+        with store.map_errors(tree, "close the open tree of the job in"):
+            _move(store, posixpath.join(self._dir, OPEN_TREE), tree)
+        return tree
+
+    def _keep_chosen(
+        self, tree: str, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]
+    ) -> None:
+        """Delete from the closed tree every file no chosen record claims (attempts that
+        lost, failed or never reported, stragglers still writing to theirs); every file a
+        chosen record claims there must be in it. (Each was created exclusively by its
+        attempt and closed before the record existed: no writer can have changed it.)"""
+        claimed = {
+            part.name: (record, part)
+            for record, parts in zip(chosen, files, strict=True)
+            for part in parts
+            if _in_tree(part)
+        }
+        store = self._store
+        with store.map_errors(tree, "check the files of the job in"):
+            for name in store.names(tree):
+                if claimed.pop(name, None) is None:
+                    store.delete(posixpath.join(tree, name))
+        for record, part in claimed.values():
+            raise self._not_staged(record, part, None)
+
+    def _assemble(
+        self, tree: str, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]
+    ) -> None:
+        """Move the chosen files staged outside the open tree into ``tree`` by rename."""
+        store = self._store
         made = {""}
         with store.map_errors(tree, "assemble the output in"):
-            store.mkdir(tree)
             for record, parts in zip(chosen, files, strict=True):
+                moved = [part for part in parts if not _in_tree(part)]
+                if not moved:
+                    continue
                 label = task_label(record.task_id, record.attempt, record.attempt_token)
                 attempt_dir = posixpath.join(self._dir, label)
-                for part in parts:
+                for part in moved:
                     _make_dirs(store, tree, posixpath.dirname(part.name), made)
                     staged = (
                         flat_path(self._dir, label, part.name)
@@ -627,7 +706,6 @@ class RenameJobWriter(JobWriter):
                         if store.stat(staged) is None:
                             raise self._not_staged(record, part, None) from None
                         raise
-        return tree
 
     def _seal(self, tree: str, parts: list[PartRecord]) -> dict[str, Any]:
         """Write ``_SUCCESS`` with the manifest into ``tree``; make it durable when asked."""
@@ -661,6 +739,8 @@ FLAT_SEP = "~"
 """Between an attempt's label and a file's name in a flat staged name (no label holds it)."""
 FLAT: Mapping[str, Any] = {"flat": True}
 """The handle of a file staged flat in the job's staging (`flat_path`)."""
+IN_TREE: Mapping[str, Any] = {"tree": True}
+"""The handle of a top-level file created in the job's open tree under its own name."""
 
 
 def flat_path(staging: str, label: str, name: str) -> str:
@@ -671,6 +751,15 @@ def flat_path(staging: str, label: str, name: str) -> str:
 
 def _is_flat(part: PartRecord) -> bool:
     return "/" not in part.name and part.handle.get("flat") is True
+
+
+def _in_tree(part: PartRecord) -> bool:
+    return "/" not in part.name and part.handle.get("tree") is True
+
+
+def _is_top(part: PartRecord) -> bool:
+    """Opened by a top-level name: in the open tree, or flat."""
+    return _in_tree(part) or _is_flat(part)
 
 
 def _make_dirs(store: RenameStore, tree: str, rel: str, made: set[str]) -> None:

@@ -17,6 +17,7 @@ Paths are absolute, ``/``-separated backend paths.
 from __future__ import annotations
 
 import abc
+import posixpath
 from collections.abc import Hashable
 from typing import IO, Any, Literal, NamedTuple, Protocol
 
@@ -136,6 +137,10 @@ class RenameStore(abc.ABC):
     @abc.abstractmethod
     def entries(self, path: str) -> list[Entry]:
         """The entries directly in the directory ``path``."""
+
+    def names(self, path: str) -> list[str]:
+        """The names of the entries directly in the directory ``path`` (no lookups)."""
+        return [posixpath.basename(e.path) for e in self.entries(path)]
 
     @abc.abstractmethod
     def walk(self, root: str, *, strict: bool = False) -> list[Entry]:
