@@ -37,7 +37,6 @@ class Session:
     """Whether the session was opened with ``ifGenerationMatch=0``."""
 
 
-
 @dataclasses.dataclass(frozen=True)
 class _Digest:
     """The MD5 of a session's content, computed by the process that handed it over."""

@@ -122,9 +122,7 @@ class Lease:
     def start(self) -> Lease:
         """Renew in a daemon thread every half period until `stop` (or the lease is lost)."""
         if self._thread is None and background[0]:
-            self._thread = threading.Thread(
-                target=self._keep, name="targets-lease", daemon=True
-            )
+            self._thread = threading.Thread(target=self._keep, name="targets-lease", daemon=True)
             self._thread.start()
         return self
 

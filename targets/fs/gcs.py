@@ -261,9 +261,7 @@ class GCSStore(objectstore.ObjectStore):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             data.seek(0)
             data = data.read()
-        return self._run(
-            key, "write", self._put, key, bytes(data), metadata, if_absent, if_match
-        )
+        return self._run(key, "write", self._put, key, bytes(data), metadata, if_absent, if_match)
 
     # -- resumable uploads ----------------------------------------------------------
 

@@ -420,7 +420,6 @@ class HDFSWorld(World):
 _SCHEMES = itertools.count(1)
 
 
-
 class ObjectStoreWorld(World):
     """A simulated S3 (``flavor="s3"``) or GCS (``"gcs"``) bucket (`MemoryObjectStore`),
     through the object-store protocols: crashes, lost responses (`StoreUnavailable` after

@@ -59,8 +59,9 @@ class Pause:
     """Holds the first call of ``method`` on a key ending with ``suffix``, made from a
     thread other than the test's, until `release` (the writer pauses at that request)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: ObjectStore, method: str,
-                 suffix: str) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, store: ObjectStore, method: str, suffix: str
+    ) -> None:
         self.reached = threading.Event()
         self._release = threading.Event()
         self._done = False
@@ -123,8 +124,13 @@ def test_recover_refuses_a_live_claim_older_than_the_period_and_says_whose(root,
     fs, path = mount(root, "table", stale_claim_after=2)
     store, _ = fs.locate(path)
     pause = Pause(monkeypatch, store, "put", "/b")
-    thread, out = in_thread(lambda: write_dir(fs, path, {"a": b"1", "b": b"2", "c": b"3"},
-                                              ))
+    thread, out = in_thread(
+        lambda: write_dir(
+            fs,
+            path,
+            {"a": b"1", "b": b"2", "c": b"3"},
+        )
+    )
     assert pause.reached.wait(30)
     time.sleep(3.0)  # older than the period: only its renewals keep it live
     with pytest.raises(CommitError, match=rf"live.*pid {os.getpid()}") as refused:
@@ -134,7 +140,12 @@ def test_recover_refuses_a_live_claim_older_than_the_period_and_says_whose(root,
     thread.join(30)
     assert "error" not in out, out.get("error")
     assert keys(fs, path) == [SUCCESS, CLAIM, "a", "b", "c"] or set(keys(fs, path)) == {
-        SUCCESS, CLAIM, "a", "b", "c"}
+        SUCCESS,
+        CLAIM,
+        "a",
+        "b",
+        "c",
+    }
     assert fs.recover(path).startswith("nothing to recover")
 
 
@@ -187,9 +198,18 @@ def test_recover_in_a_process_whose_clock_is_an_hour_ahead_leaves_a_fresh_claim(
         "    print('REFUSED', exc); sys.exit(3)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, root.child("table"), str(time.time()),
-         json.dumps(root.options)],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            script,
+            root.child("table"),
+            str(time.time()),
+            json.dumps(root.options),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     pause.release()
     thread.join(30)
@@ -199,7 +219,7 @@ def test_recover_in_a_process_whose_clock_is_an_hour_ahead_leaves_a_fresh_claim(
     assert fs.exists(path)
 
 
-SKEWED_CLOCK = '''
+SKEWED_CLOCK = """
 import datetime as _dt, time as _time
 _AHEAD = 3600.0
 _real_time = _time.time
@@ -214,7 +234,7 @@ class _Skewed(_dt.datetime):
     def utcnow(cls):
         return super().utcnow() + _dt.timedelta(seconds=_AHEAD)
 _dt.datetime = _Skewed
-'''
+"""
 
 
 # -- 2. concurrent overwriters --------------------------------------------------------------
@@ -356,8 +376,12 @@ def test_a_version_1_claim_is_still_recovered(root):
     meta = {"targets-writer": token}
     store.put(key + "/a", b"1", metadata=meta, if_absent=True)
     claim = {
-        "format": "targets-claim", "version": 1, "writer": token, "protocol": "objectstore-claim",
-        "claimed_at": "2026-01-01T00:00:00Z", "staging": None,
+        "format": "targets-claim",
+        "version": 1,
+        "writer": token,
+        "protocol": "objectstore-claim",
+        "claimed_at": "2026-01-01T00:00:00Z",
+        "staging": None,
         "files": [{"name": "a", "size": 1, "via": "put"}, {"name": "b", "size": 1, "via": "put"}],
     }
     store.put(key + "/" + CLAIM, json.dumps(claim).encode(), metadata=meta, if_absent=True)

@@ -538,9 +538,7 @@ class ObjectTaskWriter(TaskWriter):
         except BaseException:
             chunks.abort()
             raise
-        self._files[stream.name] = PartRecord(
-            stream.name, chunks.size, chunks.digest(), handle
-        )
+        self._files[stream.name] = PartRecord(stream.name, chunks.size, chunks.digest(), handle)
 
     def _handle(self, stream: PartStream) -> dict[str, Any]:
         chunks = stream.chunks

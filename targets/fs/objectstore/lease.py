@@ -319,7 +319,6 @@ def _put_taken_over(
     taken = dict(doc)
     taken["taken_over"] = {"by": by, "why": why, "at": _manifest.timestamp(now()), **holder()}
 
-
     def send() -> str:
         return store.put(
             key,

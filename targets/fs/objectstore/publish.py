@@ -537,9 +537,7 @@ def _fenced(commit: DirectoryCommit, lost: LeaseLost) -> NoReturn:
     abort_entries(store, commit.prefix, commit.entries)
     published = [e for e in commit.entries if e.etag is not None and e.via != "done"]
     with contextlib.suppress(Exception):
-        parallel(
-            lambda e: delete_version(store, d + e.name, e.etag), published, commit.concurrency
-        )
+        parallel(lambda e: delete_version(store, d + e.name, e.etag), published, commit.concurrency)
     raise CommitError(
         f"{url}: this writer's claim was taken over while it was publishing ({lost}); it "
         f"stopped, wrote no {SUCCESS} and removed the {len(published)} file(s) it had "

@@ -226,9 +226,7 @@ class ObjectFileWriter(FileWriter):
         self._if_exists = if_exists
         self._before_commit = before_commit
         # A file output's manifest is its own metadata: no checksum to take.
-        self._chunks = Chunker(
-            store, key, self.token, if_absent=if_exists == "error", hashed=False
-        )
+        self._chunks = Chunker(store, key, self.token, if_absent=if_exists == "error", hashed=False)
         self._stale_after = stale_after
         self._lease: DocumentLease | None = None
         """Held from the first part of a multipart upload on (a pending upload is work
@@ -308,9 +306,7 @@ class PartStream(io.BufferedIOBase):
     """One file of a directory output or of a task attempt, written through ``chunks`` (held
     back, or streamed as an unpublished upload); ``on_close`` receives it once it is closed."""
 
-    def __init__(
-        self, name: str, chunks: Chunker, on_close: Callable[[PartStream], None]
-    ) -> None:
+    def __init__(self, name: str, chunks: Chunker, on_close: Callable[[PartStream], None]) -> None:
         super().__init__()
         self.name = name
         self.key = chunks.key
@@ -431,9 +427,7 @@ class ObjectDirectoryWriter(DirectoryWriter):
         # Completed only after the claim: exclusively, except for an overwrite (whose old
         # files are still there when the upload starts, which GCS may check at once).
         exclusive = self._if_exists != "overwrite"
-        chunks = Chunker(
-            self._store, key, self.token, if_absent=exclusive, hashed=self._checksums
-        )
+        chunks = Chunker(self._store, key, self.token, if_absent=exclusive, hashed=self._checksums)
         stream = PartStream(name, chunks, lambda s: self._record(s.name, s.chunks))
         self._open[name] = stream
         if "b" in mode:
