@@ -179,7 +179,8 @@ def choose_attempts(
 
 
 def check_no_collision(named: Iterable[tuple[str, TaskRecord]], url: str) -> None:
-    """`CommitError` naming the first file name that two chosen attempts both wrote."""
+    """`CommitError` naming the first file name that two chosen attempts both wrote, or a
+    file name that another chosen file needs as a directory (``a`` and ``a/b``)."""
     seen: dict[str, TaskRecord] = {}
     for name, record in named:
         first = seen.setdefault(name, record)
@@ -190,6 +191,19 @@ def check_no_collision(named: Iterable[tuple[str, TaskRecord]], url: str) -> Non
                 "task its own file names (include the task id in them)",
                 url,
             )
+    for name, record in seen.items():
+        parent = name
+        while "/" in parent:
+            parent = parent.rsplit("/", 1)[0]
+            holder = seen.get(parent)
+            if holder is not None:
+                raise CommitError(
+                    f"job commit of {url}: task {holder.task_id!r} wrote the file "
+                    f"{parent!r} and task {record.task_id!r} wrote {name!r} under a directory "
+                    "of that name; nothing was published and the job was aborted. Rename "
+                    "one of them",
+                    url,
+                )
 
 
 class TaskWriter(DirectoryWriter):

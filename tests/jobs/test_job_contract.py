@@ -150,6 +150,19 @@ def test_two_tasks_writing_one_name_fail_the_commit_naming_it(root: StoreRoot) -
     assert read(d, "same.bin") == b"ok"
 
 
+def test_a_file_named_like_another_files_directory_fails_the_commit(root: StoreRoot) -> None:
+    """Task 0 writes ``a``, task 1 writes ``a/b``: no disk can hold both, so the commit
+    refuses them on every backend, naming both. Fails if an object store published both
+    keys, or a rename store failed with an unrelated error."""
+    d = targets.DirectoryTarget(root.child("t/"), **root.options)
+    job = d.job()
+    records = [write(job, 0, {"a": b"a file"}), write(job, 1, {"a/b": b"under a"})]
+    with pytest.raises(targets.CommitError, match=r"the file 'a' .* 'a/b' under a directory"):
+        job.commit(records)
+    assert not d.exists() and visible(root, "t") == []
+    assert everything(root) == []
+
+
 def test_abort_leaves_the_output_absent_and_nothing_behind(root: StoreRoot) -> None:
     d = targets.DirectoryTarget(root.child("t/"), **root.options)
     job = d.job()

@@ -381,28 +381,85 @@ def test_a_file_gone_while_the_attempt_lists_its_directory_fails_the_task(
 
 
 def test_files_opened_by_name_are_staged_without_a_directory_per_attempt(world: World) -> None:
-    """A top-level file of ``t.open`` is created under its own name in the job's open tree
-    (no directory to make and remove per attempt, nothing to rename at the commit); a
-    nested name or reading ``t.path`` makes the attempt's directory, and both kinds of
-    files are committed. Fails if an attempt that only opens top-level names creates its
-    directory, or if a file of the open tree is not committed."""
+    """A file of ``t.open``, top-level or nested, is created under its own name in the job's
+    open tree (no directory to make and remove per attempt, nothing to rename at the
+    commit); reading ``t.path`` makes the attempt's directory, and files from both are
+    committed. Fails if an attempt that only opens names creates its directory, or if a
+    file of the open tree is not committed."""
     d = world.out()
     with d.job() as job:
         with job.task(0) as t:
             with t.open("part-0", "wb") as f:
                 f.write(b"flat")
+            with t.open("sub/part-2", "wb") as f:
+                f.write(b"nested by name")
         dirs = [n for n in world.names() if ".targets-job-" in n and n.endswith("/")]
         assert [n for n in dirs if "/i0-0-" in n] == []
-        assert [n for n in world.names() if n.endswith("/.targets-open/part-0")] != []
+        in_tree = [n for n in world.names() if "/.targets-open/" in n and not n.endswith("/")]
+        assert sorted(n.split("/.targets-open/")[1] for n in in_tree) == ["part-0", "sub/part-2"]
         with job.task(1) as u:
-            with u.open("sub/part-1", "wb") as f:
-                f.write(b"nested")
-            u.path  # noqa: B018 - reading it makes the directory
+            with u.filesystem.open(f"{u.path}/part-1", "wb") as f:
+                f.write(b"by path")
         assert [n for n in world.names() if "/i1-0-" in n and n.endswith("/")] != []
         job.commit([t.record, u.record])
-    assert sorted(d.files()) == ["part-0", "sub/part-1"]
-    assert _read(d, "part-0") == b"flat" and _read(d, "sub/part-1") == b"nested"
+    assert sorted(d.files()) == ["part-0", "part-1", "sub/part-2"]
+    assert _read(d, "part-0") == b"flat" and _read(d, "sub/part-2") == b"nested by name"
+    assert _read(d, "part-1") == b"by path"
     assert _hidden_left(world) == []
+
+
+def test_nested_names_share_directories_and_only_chosen_files_are_published(
+    world: World,
+) -> None:
+    """Tasks write into shared directories of the open tree (``region=eu/``); an unreported
+    attempt wrote into one of them and into one of its own, and a duplicate attempt found
+    its nested name taken and staged it aside, then won. The output holds exactly the
+    chosen files and their directories: no file and no empty directory of an attempt no
+    record chose. Fails if the commit kept a directory or a file only unchosen attempts
+    wrote."""
+    d = world.out()
+    with d.job() as job:
+        eu = _write(job, 0, "region=eu/part-0", b"eu 0")
+        holder = _write(job, 1, "region=eu/part-1", b"holds the name", attempt=0)
+        aside = _write(job, 1, "region=eu/part-1", b"staged aside", attempt=1)
+        us = _write(job, 2, "region=us/part-2", b"us 2")
+        _write(job, 3, "region=eu/lost-3", b"never reported")
+        _write(job, 4, "region=xx/lost-4", b"never reported")
+        assert holder.files[0].handle != aside.files[0].handle
+        job.commit([eu, aside, holder, us])
+    assert sorted(d.files()) == ["region=eu/part-0", "region=eu/part-1", "region=us/part-2"]
+    assert _read(d, "region=eu/part-1") == b"staged aside"
+    assert sorted(world.names()) == [
+        "table/",
+        "table/_SUCCESS",
+        "table/region=eu/",
+        "table/region=eu/part-0",
+        "table/region=eu/part-1",
+        "table/region=us/",
+        "table/region=us/part-2",
+    ]
+
+
+def test_an_attempt_finding_a_file_where_it_needs_a_directory_stages_aside(
+    world: World,
+) -> None:
+    """One attempt wrote a file ``a`` in the open tree; another task's attempt needs ``a/``
+    as a directory there, so it stages ``a/b`` in its own directory instead. Publishing
+    both is refused as the collision it is, naming both; publishing the second alone
+    works."""
+    d = world.out()
+    for both in (True, False):
+        with d.job() as job:
+            file_a = _write(job, 0, "a", b"a file")
+            dir_a = _write(job, 1, "a/b", b"under a")
+            assert dir_a.files[0].handle == {}
+            if both:
+                with pytest.raises(CommitError, match=r"the file 'a' .* 'a/b' under a direct"):
+                    job.commit([file_a, dir_a])
+                assert not d.exists() and _hidden_left(world) == []
+            else:
+                job.commit([dir_a])
+    assert d.files() == ["a/b"] and _read(d, "a/b") == b"under a"
 
 
 def test_a_name_written_by_open_and_by_path_in_one_attempt_is_refused(world: World) -> None:

@@ -183,13 +183,24 @@ class RenameTaskWriter(TaskWriter):
         return buffered if "b" in mode else io.TextIOWrapper(buffered, **kwargs)
 
     def _create(self, name: str) -> Any:
-        """Create the staged file of ``name``: a top-level name in the open tree, else in
-        the attempt's directory (with the directories of ``name``). Never the job's
-        staging or its open tree: a straggler whose job is over, or committing, fails here."""
+        """Create the staged file of ``name``: in the open tree if no other attempt holds
+        its name (or a directory of it) there, else flat for a top-level name, or in the
+        attempt's directory. Never the job's staging or its open tree: a straggler whose
+        job is over, or committing, fails here."""
+        sink = self._create_in_tree(name)
+        if sink is not None:
+            self._handles[name] = IN_TREE
+            return sink
         store = self._store
         parent = posixpath.dirname(name)
         if not parent:
-            return self._create_top(name)
+            self._handles[name] = FLAT
+            try:
+                return store.create(flat_path(self._staging, self._label, name))
+            except Exception:
+                if store.stat(self._staging) is None:
+                    raise self._job_over("write") from None
+                raise
         self._make_dir()
         made = self._dir
         for part in parent.split("/"):
@@ -206,32 +217,44 @@ class RenameTaskWriter(TaskWriter):
                 raise self._job_over("write") from None
             raise
 
-    def _create_top(self, name: str) -> Any:
-        """Create ``name`` in the open tree; if another attempt holds it there, flat as
-        ``<label>~<name>`` in the staging (`flat_path`)."""
+    def _create_in_tree(self, name: str) -> Any | None:
+        """The file ``name`` created in the open tree (with its directories), or None if
+        another attempt holds its name there, or a directory's name as a file."""
         store = self._store
+        tree = posixpath.join(self._staging, OPEN_TREE)
         try:
-            sink = store.create(posixpath.join(self._staging, OPEN_TREE, name))
+            made = tree
+            for part in posixpath.dirname(name).split("/") if "/" in name else ():
+                made = posixpath.join(made, part)
+                if not self._tree_dir(made):
+                    return None
+            return store.create(posixpath.join(tree, name))
         except Exception:
-            if store.stat(posixpath.join(self._staging, OPEN_TREE, name)) is None:
-                if store.stat(self._staging) is None:
-                    raise self._job_over("write") from None
-                if store.stat(posixpath.join(self._staging, OPEN_TREE)) is None:
-                    raise self._job_committing() from None
-                raise
-            where = FLAT
-            try:
-                sink = store.create(flat_path(self._staging, self._label, name))
-            except Exception:
-                if store.stat(self._staging) is None:
-                    raise self._job_over("write") from None
-                raise
-        else:
-            where = IN_TREE
-        self._handles[name] = where
-        return sink
+            if store.stat(posixpath.join(tree, name)) is not None:
+                return None
+            if store.stat(self._staging) is None:
+                raise self._job_over("write") from None
+            if store.stat(tree) is None:
+                raise self._job_committing() from None
+            raise
 
-    def _top_path(self, name: str, where: Mapping[str, Any]) -> str:
+    def _tree_dir(self, path: str) -> bool:
+        """Whether ``path`` in the open tree is a directory, made if missing (attempts
+        share it); False if another attempt holds that name as a file."""
+        store = self._store
+        found = store.stat(path)
+        if found is None:
+            try:
+                store.mkdir(path)
+            except Exception:
+                found = store.stat(path)  # made by another attempt meanwhile?
+                if found is None:
+                    raise
+            else:
+                return True
+        return found.is_dir
+
+    def _by_name_path(self, name: str, where: Mapping[str, Any]) -> str:
         if where is IN_TREE:
             return posixpath.join(self._staging, OPEN_TREE, name)
         return flat_path(self._staging, self._label, name)
@@ -246,8 +269,9 @@ class RenameTaskWriter(TaskWriter):
 
     def _record(self, part: PartRecord) -> None:
         self._open.pop(part.name, None)
-        if "/" not in part.name:
-            part = PartRecord(part.name, part.size, part.sha256, dict(self._handles[part.name]))
+        where = self._handles.get(part.name)
+        if where is not None:
+            part = PartRecord(part.name, part.size, part.sha256, dict(where))
         self._parts[part.name] = part
 
     def _commit(self) -> TaskRecord:
@@ -274,9 +298,9 @@ class RenameTaskWriter(TaskWriter):
         """Every file of the attempt: those written through ``open`` (with their sha256
         when taken) and every file in its directory, whoever wrote it (a tool writing
         under ``path``)."""
-        files = [p for p in self._parts.values() if _is_top(p)]
+        files = [p for p in self._parts.values() if _outside_dir(p)]
         if not self._dir_made:
-            return files + [p for p in self._parts.values() if not _is_top(p)]
+            return files + [p for p in self._parts.values() if not _outside_dir(p)]
         store, base = self._store, self._dir.rstrip("/") + "/"
         try:
             walked = store.walk(self._dir, strict=True)
@@ -303,7 +327,7 @@ class RenameTaskWriter(TaskWriter):
             if entry.kind != "file":
                 continue
             known = self._parts.get(rel)
-            if known is not None and _is_top(known):
+            if known is not None and _outside_dir(known):
                 raise CommitError(
                     f"task {self.task_id!r} of {self.final} wrote {rel!r} twice: with "
                     "open() and by path under its directory; write each name once",
@@ -349,7 +373,7 @@ class RenameTaskWriter(TaskWriter):
             where = self._handles.get(name)
             if where is not None:
                 with contextlib.suppress(Exception):
-                    store.delete(self._top_path(name, where))
+                    store.delete(self._by_name_path(name, where))
         if self._dir_made:
             with contextlib.suppress(Exception):
                 store.delete(self._dir)
@@ -512,8 +536,8 @@ class RenameJobWriter(JobWriter):
                 self._verify(chosen, files)
                 self._fence(last=False)
                 tree = self._close_tree()
-                self._keep_chosen(tree, chosen, files)
-                self._assemble(tree, chosen, files)
+                kept = self._keep_chosen(tree, chosen, files)
+                self._assemble(tree, chosen, files, kept)
                 manifest = self._seal(tree, [p for parts in files for p in parts])
                 self._fence(last=True)
                 with self._store.map_errors(self.path, "commit"):
@@ -578,7 +602,7 @@ class RenameJobWriter(JobWriter):
         for record, parts in zip(chosen, files, strict=True):
             for part in parts:
                 check_relative_name(part.name, self._shown)
-            in_dir = [p for p in parts if not _is_top(p)]
+            in_dir = [p for p in parts if not _outside_dir(p)]
             if not in_dir:
                 continue
             label = task_label(record.task_id, record.attempt, record.attempt_token)
@@ -661,31 +685,45 @@ class RenameJobWriter(JobWriter):
 
     def _keep_chosen(
         self, tree: str, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]
-    ) -> None:
-        """Delete from the closed tree every file no chosen record claims (attempts that
-        lost, failed or never reported, stragglers still writing to theirs); every file a
-        chosen record claims there must be in it. (Each was created exclusively by its
-        attempt and closed before the record existed: no writer can have changed it.)"""
+    ) -> set[str]:
+        """Delete from the closed tree every file and directory no chosen record needs
+        (attempts that lost, failed or never reported, stragglers still writing to theirs);
+        every file a chosen record claims there must be in it. (Each was created exclusively
+        by its attempt and closed before the record existed: no writer can have changed
+        it.) Returns the directories kept, relative to ``tree``."""
         claimed = {
             part.name: (record, part)
             for record, parts in zip(chosen, files, strict=True)
             for part in parts
             if _in_tree(part)
         }
+        needed = {""}
+        for name in claimed:
+            while "/" in name:
+                name = posixpath.dirname(name)
+                needed.add(name)
         store = self._store
         with store.map_errors(tree, "check the files of the job in"):
-            for name in store.names(tree):
-                if claimed.pop(name, None) is None:
-                    store.delete(posixpath.join(tree, name))
+            for rel_dir in sorted(needed):
+                prefix = rel_dir + "/" if rel_dir else ""
+                for entry in store.names(tree + "/" + rel_dir if rel_dir else tree):
+                    rel = prefix + entry
+                    if rel not in needed and claimed.pop(rel, None) is None:
+                        store.delete(posixpath.join(tree, rel))
         for record, part in claimed.values():
             raise self._not_staged(record, part, None)
+        return needed
 
     def _assemble(
-        self, tree: str, chosen: list[TaskRecord], files: list[tuple[PartRecord, ...]]
+        self,
+        tree: str,
+        chosen: list[TaskRecord],
+        files: list[tuple[PartRecord, ...]],
+        made: set[str],
     ) -> None:
-        """Move the chosen files staged outside the open tree into ``tree`` by rename."""
+        """Move the chosen files staged outside the open tree into ``tree`` by rename;
+        ``made`` holds the directories ``tree`` has (relative), and grows."""
         store = self._store
-        made = {""}
         with store.map_errors(tree, "assemble the output in"):
             for record, parts in zip(chosen, files, strict=True):
                 moved = [part for part in parts if not _in_tree(part)]
@@ -754,11 +792,12 @@ def _is_flat(part: PartRecord) -> bool:
 
 
 def _in_tree(part: PartRecord) -> bool:
-    return "/" not in part.name and part.handle.get("tree") is True
+    return part.handle.get("tree") is True
 
 
-def _is_top(part: PartRecord) -> bool:
-    """Opened by a top-level name: in the open tree, or flat."""
+def _outside_dir(part: PartRecord) -> bool:
+    """Opened by name and staged outside the attempt's directory: in the open tree, or
+    flat."""
     return _in_tree(part) or _is_flat(part)
 
 
