@@ -37,6 +37,7 @@ Subclass it with a `world_factory`, as `TargetsMachine`::
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -56,10 +57,12 @@ __all__ = ["JobMachine"]
 
 OUTPUT = "job/"
 TASKS = (0, 1, "two")
-NAMES = ("a", "b", "shared")
+NAMES = ("a", "b", "shared", "nested", "clash")
 """File names an attempt writes: ``a`` and ``b`` are its task's own (two attempts of one task
 share them), ``shared`` is one name every task may write (a collision when two chosen
-attempts of different tasks both do)."""
+attempts of different tasks both do), ``nested`` its task's own name in a directory every
+task writes into, and ``clash`` its task's own name in a directory named like ``shared``
+(a collision with any chosen ``shared``)."""
 
 
 class _Crash(Policy):
@@ -98,6 +101,10 @@ class Attempt:
 
 
 def _name(task: Any, name: str) -> str:
+    if name == "nested":
+        return f"dir/t{task}.bin"
+    if name == "clash":
+        return f"shared.bin/t{task}.bin"
     return "shared.bin" if name == "shared" else f"t{task}-{name}.bin"
 
 
@@ -292,7 +299,7 @@ class JobMachine(RuleBasedStateMachine):
     @staticmethod
     def _expected(given: list[Attempt]) -> dict[str, bytes] | None:
         """The output the records ``given`` commit, or None if two chosen attempts wrote
-        one name."""
+        one name, or a chosen file is named like another one's directory."""
         chosen: dict[Any, Attempt] = {}
         for a in given:
             chosen.setdefault((type(a.task), a.task), a)
@@ -302,6 +309,8 @@ class JobMachine(RuleBasedStateMachine):
                 if name in out:
                     return None
                 out[name] = data
+        if any(posixpath.dirname(name) in out for name in out):
+            return None
         return out
 
     @precondition(lambda self: self.state == "open" and self.all and self.all[-1].job == self.jobs)
@@ -437,9 +446,9 @@ class JobMachine(RuleBasedStateMachine):
             if shown and not (self.state == "dead" and not self.world.atomic_directories):
                 raise GuaranteeViolation("G1", f"visible before the commit: {shown}")
 
-    @staticmethod
-    def _holds(target: Any, expected: dict[str, bytes]) -> None:
-        """The committed output lists exactly ``expected``, each file with its bytes."""
+    def _holds(self, target: Any, expected: dict[str, bytes]) -> None:
+        """The committed output lists exactly ``expected``, each file with its bytes, and
+        holds nothing else: no other visible file, no directory no expected file needs."""
         files = target.files()
         if sorted(files) != sorted(expected):
             raise GuaranteeViolation("jobs", f"output holds {files}, not {sorted(expected)}")
@@ -447,6 +456,13 @@ class JobMachine(RuleBasedStateMachine):
             with target.open(name) as f:
                 if f.read() != expected[name]:
                     raise GuaranteeViolation("jobs", f"{name} is not the chosen attempt's")
+        there = [n[len(OUTPUT) :] for n in self.world.names() if n.startswith(OUTPUT)]
+        extra = [n for n in there if n not in expected and n.split("/")[-1][:1] not in "._"]
+        needed = {posixpath.dirname(n) for n in expected}
+        dirs = {d.rstrip("/")[len(OUTPUT) :] for d in self.world.dirs() if d.startswith(OUTPUT)}
+        extra += sorted(d + "/" for d in dirs - needed if d and d[:1] not in "._")
+        if extra:
+            raise GuaranteeViolation("jobs", f"the output also holds {extra}")
 
     @invariant()
     def output_is_whole(self) -> None:
