@@ -176,8 +176,9 @@ def test_a_straggler_writing_while_the_commit_runs_adds_nothing(
     early = late = None
 
     def paused(self: RenameJobWriter, *args: Any, **kwargs: Any) -> Any:
-        with pytest.raises(CommitError, match="job is committing"):
-            late.open("late-9", "wb")
+        for name in ("late-9", "sub/late-9"):
+            with pytest.raises(CommitError, match="job is committing"):
+                late.open(name, "wb")
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(RenameJobWriter, "_keep_chosen", paused)
@@ -192,7 +193,7 @@ def test_a_straggler_writing_while_the_commit_runs_adds_nothing(
         f.write(b" and after it")
         f.close()
     assert d.files() == ["part-1"]
-    assert [n for n in world.names() if "early-8" in n or "late-9" in n] == []
+    assert [n for n in world.names() if "early-8" in n or "late-9" in n or "sub" in n] == []
     assert _hidden_left(world) == []
 
 
